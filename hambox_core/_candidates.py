@@ -1,0 +1,419 @@
+"""Finding the boxes that can overlap a given box enough, without a dense IoU matrix.
+
+Three enumerators fill the same pair of buffers (box indices, float32 overlaps) with every box
+whose overlap with a query box passes a threshold:
+
+* :func:`grid_candidates` — anchors laid out on feature-map grids (``AnchorGenerator``), found
+  by arithmetic on the grid: O(number of anchors near the query) per query.
+* :func:`index_candidates` — arbitrary boxes (predicted boxes, user anchors) through a spatial
+  index built by :func:`build_box_index` in O(N): boxes are bucketed by area class and centre
+  cell; a query visits the buckets that can hold a box with IoU above the threshold.
+* :func:`dense_candidates` — every box, O(N) per query; the fallback when a threshold is so low
+  that no bound prunes anything.
+
+Pruning is conservative: windows are derived from exact bounds with the threshold lowered by
+a relative 1e-5 and a small absolute slack, and every candidate is then tested with the exact
+float32 overlap, so the result equals a dense scan.
+
+Bounds used (``t`` a threshold, ``a`` a box, ``f`` the query):
+
+* IoU(a, f) >= t  implies  inter >= t / (1 + t) * (area_a + area_f), and since
+  ``inter <= ix * min(h_a, h_f)`` the x-overlap ``ix`` must reach ``need / min(h_a, h_f)``;
+  ``ix <= (w_a + w_f) / 2 - |dx|`` then bounds the centre offset ``dx`` (same for y).
+* IoU(a, f) >= t  also implies ``t * area_f <= area_a <= area_f / t`` and
+  ``|dx| <= w_f * (1 / t + 1 - 2 t) / 2`` (from ``ix >= t w_f`` and ``w_a <= w_f / t``), which
+  is what the spatial index uses since it does not know ``a`` in advance.
+* IoA(a, r) >= t  implies ``ix >= t * area_a / min(h_a, h_r)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._numba import njit
+from ._overlap import box_area_f32, ioa_rows, iou_rows
+
+#: Relative amount by which thresholds are lowered before deriving search windows.
+REL_SLACK = 1e-5
+#: Thresholds at or below this cannot prune; the enumerators fall back to a full scan.
+MIN_PRUNE_THR = 1e-6
+#: Cells per axis of the spatial index, per area class (at most).
+INDEX_CELLS = 32
+
+
+@njit
+def passes(v, t32, strict):
+    """``v > t32`` if ``strict`` else ``v >= t32`` (both float32)."""
+    if strict:
+        return v > t32
+    return v >= t32
+
+
+@njit
+def ensure_capacity(idx_buf, val_buf, n, need):
+    """Return buffers that can hold ``need`` entries, keeping the first ``n``."""
+    if need <= idx_buf.shape[0]:
+        return idx_buf, val_buf
+    cap = max(need, 2 * idx_buf.shape[0])
+    new_idx = np.empty(cap, np.int64)
+    new_val = np.empty(cap, np.float32)
+    new_idx[:n] = idx_buf[:n]
+    new_val[:n] = val_buf[:n]
+    return new_idx, new_val
+
+
+@njit
+def axis_range(centre, half_extent, stride, n):
+    """Cells ``j`` in ``[0, n)`` with ``|(j + 0.5) * stride - centre| <= half_extent``."""
+    if half_extent < 0.0 or n <= 0:
+        return 0, -1
+    lo_f = (centre - half_extent) / stride - 0.5
+    hi_f = (centre + half_extent) / stride - 0.5
+    if hi_f < 0.0 or lo_f > n - 1:
+        return 0, -1
+    lo = 0 if lo_f <= 0.0 else int(math.ceil(lo_f))
+    hi = n - 1 if hi_f >= n - 1 else int(math.floor(hi_f))
+    return lo, hi
+
+
+@njit
+def iou_window(wa, ha, wf, hf, t, slack):
+    """Largest centre offsets (dx, dy) at which boxes of these sizes can reach IoU >= t.
+
+    Returns negative values when no offset can. ``t <= 0`` gives the window of any overlap.
+    """
+    if t <= 0.0:
+        return (wa + wf) * 0.5 + slack, (ha + hf) * 0.5 + slack
+    mw = min(wa, wf)
+    mh = min(ha, hf)
+    if mw <= 0.0 or mh <= 0.0:
+        return -1.0, -1.0
+    tq = t * (1.0 - REL_SLACK)
+    need = tq / (1.0 + tq) * (wa * ha + wf * hf)
+    rx = need / mh
+    ry = need / mw
+    if rx > mw * (1.0 + REL_SLACK) + slack or ry > mh * (1.0 + REL_SLACK) + slack:
+        return -1.0, -1.0
+    return (wa + wf) * 0.5 - rx + slack, (ha + hf) * 0.5 - ry + slack
+
+
+@njit
+def ioa_window(wa, ha, wr, hr, t, slack):
+    """Largest centre offsets at which a box (wa, ha) can have IoA >= t with a region (wr, hr)."""
+    if t <= 0.0:
+        return (wa + wr) * 0.5 + slack, (ha + hr) * 0.5 + slack
+    mw = min(wa, wr)
+    mh = min(ha, hr)
+    if mw <= 0.0 or mh <= 0.0:
+        return -1.0, -1.0
+    tq = t * (1.0 - REL_SLACK)
+    rx = tq * wa * ha / mh
+    ry = tq * wa * ha / mw
+    if rx > mw * (1.0 + REL_SLACK) + slack or ry > mh * (1.0 + REL_SLACK) + slack:
+        return -1.0, -1.0
+    return (wa + wr) * 0.5 - rx + slack, (ha + hr) * 0.5 - ry + slack
+
+
+@njit
+def _query_geometry(boxes, b):
+    x0 = np.float64(boxes[b, 0])
+    y0 = np.float64(boxes[b, 1])
+    x1 = np.float64(boxes[b, 2])
+    y1 = np.float64(boxes[b, 3])
+    return (x0 + x1) * 0.5, (y0 + y1) * 0.5, x1 - x0, y1 - y0
+
+
+@njit
+def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_buf):
+    """Anchors whose IoU (or IoA, if ``ioa``) with ``queries[b]`` passes ``t``.
+
+    Complexity: O(L + number of anchors in the windows), independent of the total anchor count.
+
+    Parameters
+    ----------
+    anchors : float32 (A, 4) grid anchors; groups : float64 (K, 8) their layout table.
+    queries : float32 (Q, 4); b : row of the query box.
+    t : float threshold; strict : compare with ``>`` instead of ``>=``.
+    ioa : measure intersection over the anchor's area instead of IoU.
+    idx_buf, val_buf : buffers (grown if needed).
+
+    Returns
+    -------
+    idx_buf, val_buf, n : the (possibly new) buffers and the number of entries filled.
+    """
+    t32 = np.float32(t)
+    full = t <= 0.0 and not strict
+    bcx, bcy, bw, bh = _query_geometry(queries, b)
+    area_b = box_area_f32(queries, b)
+    n = 0
+    for k in range(groups.shape[0]):
+        start = int(groups[k, 0])
+        fh = int(groups[k, 1])
+        fw = int(groups[k, 2])
+        nshape = int(groups[k, 3])
+        shape = int(groups[k, 4])
+        stride = groups[k, 5]
+        wa = groups[k, 6]
+        ha = groups[k, 7]
+        if full:
+            r0, r1, c0, c1 = 0, fh - 1, 0, fw - 1
+        else:
+            slack = 1e-5 * (abs(bcx) + abs(bcy) + wa + ha + bw + bh + stride) + 1e-6
+            if ioa:
+                dx, dy = ioa_window(wa, ha, bw, bh, t, slack)
+            else:
+                dx, dy = iou_window(wa, ha, bw, bh, t, slack)
+            c0, c1 = axis_range(bcx, dx, stride, fw)
+            r0, r1 = axis_range(bcy, dy, stride, fh)
+        if c1 < c0 or r1 < r0:
+            continue
+        idx_buf, val_buf = ensure_capacity(idx_buf, val_buf, n, n + (r1 - r0 + 1) * (c1 - c0 + 1))
+        for r in range(r0, r1 + 1):
+            row_base = start + r * fw * nshape + shape
+            for c in range(c0, c1 + 1):
+                i = row_base + c * nshape
+                area_a = box_area_f32(anchors, i)
+                if ioa:
+                    v = ioa_rows(anchors, i, area_a, queries, b)
+                else:
+                    v = iou_rows(anchors, i, area_a, queries, b, area_b)
+                if passes(v, t32, strict):
+                    idx_buf[n] = i
+                    val_buf[n] = v
+                    n += 1
+    return idx_buf, val_buf, n
+
+
+@njit
+def grid_best_anchor(anchors, groups, queries, b):
+    """The anchor with the highest IoU with ``queries[b]`` (lowest index on ties).
+
+    Levels are visited in decreasing order of their best possible IoU (centres coinciding);
+    each is searched only where an anchor can still reach the best IoU found so far, and the
+    search stops when no remaining level can. Returns ``(-1, 0)`` when no anchor overlaps.
+    """
+    bcx, bcy, bw, bh = _query_geometry(queries, b)
+    best_i = -1
+    best_v = np.float32(0.0)
+    if bw <= 0.0 or bh <= 0.0:
+        return best_i, best_v
+    area_b = box_area_f32(queries, b)
+    ngroups = groups.shape[0]
+    bound = np.empty(ngroups)
+    for k in range(ngroups):
+        wa = groups[k, 6]
+        ha = groups[k, 7]
+        inter0 = min(wa, bw) * min(ha, bh)
+        union0 = wa * ha + bw * bh - inter0
+        bound[k] = inter0 / union0 if union0 > 0.0 else 0.0
+    for k in np.argsort(-bound, kind="mergesort"):
+        if bound[k] * (1.0 + 10 * REL_SLACK) + 1e-7 < best_v:
+            break
+        start = int(groups[k, 0])
+        fh = int(groups[k, 1])
+        fw = int(groups[k, 2])
+        nshape = int(groups[k, 3])
+        shape = int(groups[k, 4])
+        stride = groups[k, 5]
+        wa = groups[k, 6]
+        ha = groups[k, 7]
+        slack = 1e-5 * (abs(bcx) + abs(bcy) + wa + ha + bw + bh + stride) + 1e-6
+        dx, dy = iou_window(wa, ha, bw, bh, np.float64(best_v), slack)
+        c0, c1 = axis_range(bcx, dx, stride, fw)
+        r0, r1 = axis_range(bcy, dy, stride, fh)
+        for r in range(r0, r1 + 1):
+            row_base = start + r * fw * nshape + shape
+            for c in range(c0, c1 + 1):
+                i = row_base + c * nshape
+                v = iou_rows(anchors, i, box_area_f32(anchors, i), queries, b, area_b)
+                if v > best_v or (v == best_v and v > 0.0 and i < best_i):
+                    best_v = v
+                    best_i = i
+    return best_i, best_v
+
+
+@njit
+def dense_candidates(boxes, queries, b, t, strict, ioa, idx_buf, val_buf):
+    """Every row of ``boxes`` whose IoU (or IoA) with ``queries[b]`` passes ``t``. O(N)."""
+    t32 = np.float32(t)
+    area_b = box_area_f32(queries, b)
+    n = 0
+    for i in range(boxes.shape[0]):
+        area_a = box_area_f32(boxes, i)
+        if ioa:
+            v = ioa_rows(boxes, i, area_a, queries, b)
+        else:
+            v = iou_rows(boxes, i, area_a, queries, b, area_b)
+        if passes(v, t32, strict):
+            if n == idx_buf.shape[0]:
+                idx_buf, val_buf = ensure_capacity(idx_buf, val_buf, n, n + 1)
+            idx_buf[n] = i
+            val_buf[n] = v
+            n += 1
+    return idx_buf, val_buf, n
+
+
+@njit
+def dense_best(boxes, queries, b):
+    """Row of ``boxes`` with the highest IoU with ``queries[b]`` (lowest on ties); O(N)."""
+    best_i = -1
+    best_v = np.float32(0.0)
+    area_b = box_area_f32(queries, b)
+    for i in range(boxes.shape[0]):
+        v = iou_rows(boxes, i, box_area_f32(boxes, i), queries, b, area_b)
+        if v > best_v:
+            best_v = v
+            best_i = i
+    return best_i, best_v
+
+
+@njit
+def _reach(t):
+    """Centre-offset bound in units of the query's side: (1 / t + 1 - 2 t) / 2."""
+    return (1.0 / t + 1.0 - 2.0 * t) * 0.5
+
+
+@njit
+def build_box_index(boxes, gt, t_min):
+    """Bucket ``boxes`` so that IoU >= ``t_min`` queries with faces ``gt`` visit few of them.
+
+    Complexity: O(N + number of buckets); the bucket count is at most
+    ``INDEX_CELLS**2`` per area class of the faces' reach.
+
+    Returns
+    -------
+    order : int64 (M,) indices of the indexed boxes, grouped by bucket.
+    start : int64 (B + 1,) bucket offsets into ``order``.
+    meta : float64 (5,) ``x0, y0, e_lo, e_hi, valid``; valid 0 means nothing can match.
+    cls : float64 (C, 4) per area class: cell size, cells in x, cells in y, first bucket.
+    """
+    tq = t_min * (1.0 - REL_SLACK)
+    reach = _reach(tq)
+    x_lo = np.inf
+    y_lo = np.inf
+    x_hi = -np.inf
+    y_hi = -np.inf
+    a_lo = np.inf
+    a_hi = 0.0
+    for g in range(gt.shape[0]):
+        fcx, fcy, fw, fh = _query_geometry(gt, g)
+        area = fw * fh
+        if area <= 0.0:
+            continue
+        slack = 1e-5 * (abs(fcx) + abs(fcy) + fw + fh) + 1e-6
+        x_lo = min(x_lo, fcx - fw * reach - slack)
+        x_hi = max(x_hi, fcx + fw * reach + slack)
+        y_lo = min(y_lo, fcy - fh * reach - slack)
+        y_hi = max(y_hi, fcy + fh * reach + slack)
+        a_lo = min(a_lo, area)
+        a_hi = max(a_hi, area)
+    meta = np.zeros(5)
+    if a_hi <= 0.0:
+        return np.empty(0, np.int64), np.zeros(1, np.int64), meta, np.zeros((0, 4))
+    e_lo = math.frexp(a_lo * tq * (1.0 - REL_SLACK))[1]
+    e_hi = math.frexp(a_hi / tq * (1.0 + REL_SLACK))[1]
+    ncls = e_hi - e_lo + 1
+    span = max(x_hi - x_lo, y_hi - y_lo)
+    cls = np.empty((ncls, 4))
+    nbuckets = 0
+    for c in range(ncls):
+        cell = max(math.sqrt(math.ldexp(1.0, e_lo + c)), span / INDEX_CELLS)
+        nx = max(1, min(INDEX_CELLS + 1, int(math.ceil((x_hi - x_lo) / cell))))
+        ny = max(1, min(INDEX_CELLS + 1, int(math.ceil((y_hi - y_lo) / cell))))
+        cls[c, 0] = cell
+        cls[c, 1] = nx
+        cls[c, 2] = ny
+        cls[c, 3] = nbuckets
+        nbuckets += nx * ny
+    n = boxes.shape[0]
+    key = np.empty(n, np.int64)
+    start = np.zeros(nbuckets + 1, np.int64)
+    for i in range(n):
+        key[i] = -1
+        area = np.float64(box_area_f32(boxes, i))
+        if area <= 0.0:
+            continue
+        e = math.frexp(area)[1]
+        if e < e_lo or e > e_hi:
+            continue
+        cx = (np.float64(boxes[i, 0]) + np.float64(boxes[i, 2])) * 0.5
+        cy = (np.float64(boxes[i, 1]) + np.float64(boxes[i, 3])) * 0.5
+        if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi):
+            continue
+        c = e - e_lo
+        cell = cls[c, 0]
+        nx = int(cls[c, 1])
+        ny = int(cls[c, 2])
+        ix = min(int((cx - x_lo) / cell), nx - 1)
+        iy = min(int((cy - y_lo) / cell), ny - 1)
+        key[i] = int(cls[c, 3]) + iy * nx + ix
+        start[key[i] + 1] += 1
+    for k in range(nbuckets):
+        start[k + 1] += start[k]
+    fill = start[:-1].copy()
+    order = np.empty(start[nbuckets], np.int64)
+    for i in range(n):
+        k = key[i]
+        if k >= 0:
+            order[fill[k]] = i
+            fill[k] += 1
+    meta[0] = x_lo
+    meta[1] = y_lo
+    meta[2] = e_lo
+    meta[3] = e_hi
+    meta[4] = 1.0
+    return order, start, meta, cls
+
+
+@njit
+def index_candidates(boxes, order, start, meta, cls, queries, b, t, strict, idx_buf, val_buf):
+    """Boxes whose IoU with ``queries[b]`` passes ``t``, through a :func:`build_box_index` index.
+
+    ``t`` must be at least the ``t_min`` the index was built for. Complexity: O(buckets in the
+    query window + boxes in them).
+    """
+    t32 = np.float32(t)
+    n = 0
+    if meta[4] == 0.0:
+        return idx_buf, val_buf, n
+    fcx, fcy, fw, fh = _query_geometry(queries, b)
+    farea = fw * fh
+    if farea <= 0.0:
+        return idx_buf, val_buf, n
+    tq = t * (1.0 - REL_SLACK)
+    reach = _reach(tq)
+    slack = 1e-5 * (abs(fcx) + abs(fcy) + fw + fh) + 1e-6
+    x_lo = meta[0]
+    y_lo = meta[1]
+    e_lo = int(meta[2])
+    e_hi = int(meta[3])
+    ea = max(e_lo, math.frexp(farea * tq * (1.0 - REL_SLACK))[1])
+    eb = min(e_hi, math.frexp(farea / tq * (1.0 + REL_SLACK))[1])
+    area_b = box_area_f32(queries, b)
+    for e in range(ea, eb + 1):
+        c = e - e_lo
+        cell = cls[c, 0]
+        nx = int(cls[c, 1])
+        ny = int(cls[c, 2])
+        base = int(cls[c, 3])
+        gx0 = max(0, int(math.floor((fcx - fw * reach - slack - x_lo) / cell)))
+        gx1 = min(nx - 1, int(math.floor((fcx + fw * reach + slack - x_lo) / cell)))
+        gy0 = max(0, int(math.floor((fcy - fh * reach - slack - y_lo) / cell)))
+        gy1 = min(ny - 1, int(math.floor((fcy + fh * reach + slack - y_lo) / cell)))
+        for gy in range(gy0, gy1 + 1):
+            for gx in range(gx0, gx1 + 1):
+                k = base + gy * nx + gx
+                p0 = start[k]
+                p1 = start[k + 1]
+                if p1 > p0:
+                    idx_buf, val_buf = ensure_capacity(idx_buf, val_buf, n, n + (p1 - p0))
+                for p in range(p0, p1):
+                    i = order[p]
+                    v = iou_rows(boxes, i, box_area_f32(boxes, i), queries, b, area_b)
+                    if passes(v, t32, strict):
+                        idx_buf[n] = i
+                        val_buf[n] = v
+                        n += 1
+    return idx_buf, val_buf, n

@@ -1,0 +1,25 @@
+"""The one place that sets numba options for :mod:`hambox_core`.
+
+* Serial kernels use :data:`NJIT` (``cache=True``): compiled once per machine and loaded from
+  the on-disk cache afterwards, so ``import hambox_core`` and first calls stay fast.
+* Kernels with ``parallel=True`` must not use ``cache=True`` (cached parallel kernels have
+  crashed when the thread count changed); none exist yet.
+* No fastmath: NaN and infinity behave as IEEE 754 says, and float32 arithmetic is never
+  re-associated or contracted into fused multiply-adds, so kernel results equal the numpy and
+  torch reference computations bit for bit.
+* ``error_model="numpy"``: float division by zero yields inf/NaN instead of raising; kernels
+  guard every division whose denominator can be zero.
+"""
+
+from __future__ import annotations
+
+import numba
+
+__all__ = ["NJIT", "njit"]
+
+NJIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+def njit(fn):
+    """Compile ``fn`` as a serial, cached numba kernel with the project's options."""
+    return numba.njit(**NJIT)(fn)
