@@ -45,13 +45,13 @@ def _push(buf, n, value):
 
 
 @njit
-def _candidates(boxes, groups, order, start, meta, cls, use_index, queries, b, t, strict, ioa,
-                idx_buf, val_buf):
+def _candidates(boxes, groups, index, use_index, queries, b, t, strict, ioa, idx_buf, val_buf):
     """Dispatch to the grid, index or dense enumerator for ``boxes``."""
     if groups.shape[0] > 0:
         return grid_candidates(boxes, groups, queries, b, t, strict, ioa, idx_buf, val_buf)
     if use_index and not ioa and t > MIN_PRUNE_THR:
-        return index_candidates(boxes, order, start, meta, cls, queries, b, t, strict, idx_buf,
+        order, start, meta, cls, packed = index
+        return index_candidates(order, start, meta, cls, packed, queries, b, t, strict, idx_buf,
                                 val_buf)
     return dense_candidates(boxes, queries, b, t, strict, ioa, idx_buf, val_buf)
 
@@ -128,11 +128,11 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
     if strategy == NAMS:
         t_index = min(t_index, second_thr)
     if groups.shape[0] == 0 and num_gt > 0 and t_index > MIN_PRUNE_THR:
-        order, start, meta, cls = build_box_index(anchors, gt, t_index)
+        index = build_box_index(anchors, gt, t_index)
         use_index = True
     else:
-        order, start, meta, cls = (np.empty(0, np.int64), np.zeros(1, np.int64), np.zeros(5),
-                                   np.zeros((0, 4)))
+        index = (np.empty(0, np.int64), np.zeros(1, np.int64), np.zeros(5), np.zeros((0, 4)),
+                 np.empty((0, 5), np.float32))
 
     idx_buf = np.empty(1024, np.int64)
     val_buf = np.empty(1024, np.float32)
@@ -141,8 +141,8 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
 
     # Step one: each anchor takes its best face (faces ascending, so ties keep the lower index).
     for g in range(num_gt):
-        idx_buf, val_buf, n = _candidates(anchors, groups, order, start, meta, cls, use_index,
-                                          gt, g, t_lo, False, False, idx_buf, val_buf)
+        idx_buf, val_buf, n = _candidates(anchors, groups, index, use_index, gt, g, t_lo, False,
+                                          False, idx_buf, val_buf)
         for p in range(n):
             i = idx_buf[p]
             v = val_buf[p]
@@ -171,8 +171,8 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
 
     # Ignore regions: anchors mostly inside one are not background (positives stay positive).
     for r in range(regions.shape[0]):
-        idx_buf, val_buf, n = _candidates(anchors, groups, order, start, meta, cls, False,
-                                          regions, r, ioa_thr, False, True, idx_buf, val_buf)
+        idx_buf, val_buf, n = _candidates(anchors, groups, index, False, regions, r, ioa_thr,
+                                          False, True, idx_buf, val_buf)
         for p in range(n):
             i = idx_buf[p]
             if labels[i] != 1:
@@ -196,9 +196,8 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
         for g in range(num_gt):
             if num_matched[g] >= top_k:
                 continue
-            idx_buf, val_buf, n = _candidates(anchors, groups, order, start, meta, cls,
-                                              use_index, gt, g, second_thr, True, False, idx_buf,
-                                              val_buf)
+            idx_buf, val_buf, n = _candidates(anchors, groups, index, use_index, gt, g,
+                                              second_thr, True, False, idx_buf, val_buf)
             take_best(idx_buf, val_buf, n, low32, top_k - num_matched[g], g, labels, matched,
                       compensated, quality)
     elif strategy == HAMBOX:
@@ -213,16 +212,15 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
         strict = second_thr < hq_thr
         use_pred_index = num_gt > 0 and t_pred > MIN_PRUNE_THR
         if use_pred_index:
-            p_order, p_start, p_meta, p_cls = build_box_index(pred, gt, t_pred)
+            pred_index = build_box_index(pred, gt, t_pred)
         else:
-            p_order, p_start, p_meta, p_cls = order, start, meta, cls
+            pred_index = index
         online32 = np.float32(second_thr)
         hq32 = np.float32(hq_thr)
         high_quality = np.zeros(num_anchors, np.bool_)
         for g in range(num_gt):
-            idx_buf, val_buf, n = _candidates(pred, groups[:0], p_order, p_start, p_meta, p_cls,
-                                              use_pred_index, gt, g, t_pred, strict, False,
-                                              idx_buf, val_buf)
+            idx_buf, val_buf, n = _candidates(pred, groups[:0], pred_index, use_pred_index, gt, g,
+                                              t_pred, strict, False, idx_buf, val_buf)
             for p in range(n):
                 if val_buf[p] >= hq32:
                     high_quality[idx_buf[p]] = True

@@ -40,7 +40,7 @@ REL_SLACK = 1e-5
 #: Thresholds at or below this cannot prune; the enumerators fall back to a full scan.
 MIN_PRUNE_THR = 1e-6
 #: Cells per axis of the spatial index, per area class (at most).
-INDEX_CELLS = 32
+INDEX_CELLS = 128
 
 
 @njit
@@ -279,8 +279,12 @@ def _reach(t):
 def build_box_index(boxes, gt, t_min):
     """Bucket ``boxes`` so that IoU >= ``t_min`` queries with faces ``gt`` visit few of them.
 
-    Complexity: O(N + number of buckets); the bucket count is at most
-    ``INDEX_CELLS**2`` per area class of the faces' reach.
+    Boxes are grouped by area class (power-of-two bins of the area), and each class by the
+    cell of its centre on a uniform grid over the region the faces can reach. A class's grid
+    has about one cell per two boxes of that class (at most ``INDEX_CELLS`` per axis, and no
+    cell smaller than the class's box side), so a query visits O(1) boxes per cell.
+
+    Complexity: O(N) time and memory (three passes over the boxes; at most N / 2 + C cells).
 
     Returns
     -------
@@ -288,6 +292,7 @@ def build_box_index(boxes, gt, t_min):
     start : int64 (B + 1,) bucket offsets into ``order``.
     meta : float64 (5,) ``x0, y0, e_lo, e_hi, valid``; valid 0 means nothing can match.
     cls : float64 (C, 4) per area class: cell size, cells in x, cells in y, first bucket.
+    packed : float32 (M, 5) the indexed boxes in ``order``, with their float32 areas.
     """
     tq = t_min * (1.0 - REL_SLACK)
     reach = _reach(tq)
@@ -302,7 +307,7 @@ def build_box_index(boxes, gt, t_min):
         area = fw * fh
         if area <= 0.0:
             continue
-        slack = 1e-5 * (abs(fcx) + abs(fcy) + fw + fh) + 1e-6
+        slack = 1e-5 * (abs(fcx) + abs(fcy) + (fw + fh) * (1.0 + reach)) + 1e-6
         x_lo = min(x_lo, fcx - fw * reach - slack)
         x_hi = max(x_hi, fcx + fw * reach + slack)
         y_lo = min(y_lo, fcy - fh * reach - slack)
@@ -311,64 +316,103 @@ def build_box_index(boxes, gt, t_min):
         a_hi = max(a_hi, area)
     meta = np.zeros(5)
     if a_hi <= 0.0:
-        return np.empty(0, np.int64), np.zeros(1, np.int64), meta, np.zeros((0, 4))
+        return (np.empty(0, np.int64), np.zeros(1, np.int64), meta, np.zeros((0, 4)),
+                np.empty((0, 5), np.float32))
     e_lo = math.frexp(a_lo * tq * (1.0 - REL_SLACK))[1]
     e_hi = math.frexp(a_hi / tq * (1.0 + REL_SLACK))[1]
     ncls = e_hi - e_lo + 1
-    span = max(x_hi - x_lo, y_hi - y_lo)
+    width = x_hi - x_lo
+    height = y_hi - y_lo
+
+    # Pass 1: area class of every box (from the float32 exponent bits; math.frexp is slow),
+    # -1 for boxes that cannot reach any face.
+    n = boxes.shape[0]
+    areas = np.empty(n, np.float32)
+    for i in range(n):
+        areas[i] = box_area_f32(boxes, i)
+    bits = areas.view(np.int32)
+    key = np.empty(n, np.int64)
+    per_class = np.zeros(ncls, np.int64)
+    x_lo32 = np.float32(x_lo)
+    x_hi32 = np.float32(x_hi)
+    y_lo32 = np.float32(y_lo)
+    y_hi32 = np.float32(y_hi)
+    half = np.float32(0.5)
+    for i in range(n):
+        c = -1
+        if areas[i] > 0:
+            biased = (bits[i] >> 23) & 0xFF
+            e = biased - 126 if biased > 0 else math.frexp(np.float64(areas[i]))[1]
+            if e_lo <= e <= e_hi:
+                cx = (boxes[i, 0] + boxes[i, 2]) * half
+                cy = (boxes[i, 1] + boxes[i, 3]) * half
+                # float32 bounds rounded outwards enough: the domain already has slack.
+                if x_lo32 <= cx <= x_hi32 and y_lo32 <= cy <= y_hi32:
+                    c = e - e_lo
+                    per_class[c] += 1
+        key[i] = c
+
+    # Each class's grid: about two boxes per cell, cells no smaller than the boxes.
     cls = np.empty((ncls, 4))
     nbuckets = 0
     for c in range(ncls):
-        cell = max(math.sqrt(math.ldexp(1.0, e_lo + c)), span / INDEX_CELLS)
-        nx = max(1, min(INDEX_CELLS + 1, int(math.ceil((x_hi - x_lo) / cell))))
-        ny = max(1, min(INDEX_CELLS + 1, int(math.ceil((y_hi - y_lo) / cell))))
-        cls[c, 0] = cell
+        side = math.sqrt(math.ldexp(1.0, e_lo + c - 1))
+        per_axis = max(1, min(INDEX_CELLS, int(math.sqrt(per_class[c] * 0.5))))
+        cell = max(side, max(width, height) / per_axis)
+        nx = max(1, min(INDEX_CELLS, int(math.ceil(width / cell))))
+        ny = max(1, min(INDEX_CELLS, int(math.ceil(height / cell))))
+        cls[c, 0] = max(cell, width / nx, height / ny)
         cls[c, 1] = nx
         cls[c, 2] = ny
         cls[c, 3] = nbuckets
         nbuckets += nx * ny
-    n = boxes.shape[0]
-    key = np.empty(n, np.int64)
+
+    # Pass 2: bucket of every box and bucket sizes.
     start = np.zeros(nbuckets + 1, np.int64)
     for i in range(n):
-        key[i] = -1
-        area = np.float64(box_area_f32(boxes, i))
-        if area <= 0.0:
+        c = key[i]
+        if c < 0:
             continue
-        e = math.frexp(area)[1]
-        if e < e_lo or e > e_hi:
-            continue
-        cx = (np.float64(boxes[i, 0]) + np.float64(boxes[i, 2])) * 0.5
-        cy = (np.float64(boxes[i, 1]) + np.float64(boxes[i, 3])) * 0.5
-        if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi):
-            continue
-        c = e - e_lo
-        cell = cls[c, 0]
+        inv = 1.0 / cls[c, 0]
         nx = int(cls[c, 1])
         ny = int(cls[c, 2])
-        ix = min(int((cx - x_lo) / cell), nx - 1)
-        iy = min(int((cy - y_lo) / cell), ny - 1)
-        key[i] = int(cls[c, 3]) + iy * nx + ix
-        start[key[i] + 1] += 1
+        cx = (np.float64(boxes[i, 0]) + np.float64(boxes[i, 2])) * 0.5
+        cy = (np.float64(boxes[i, 1]) + np.float64(boxes[i, 3])) * 0.5
+        ix = max(0, min(int((cx - x_lo) * inv), nx - 1))
+        iy = max(0, min(int((cy - y_lo) * inv), ny - 1))
+        k = int(cls[c, 3]) + iy * nx + ix
+        key[i] = k
+        start[k + 1] += 1
     for k in range(nbuckets):
         start[k + 1] += start[k]
+
+    # Pass 3: scatter the box indices into bucket order.
+    # The boxes themselves are copied into bucket order too, so a query reads them
+    # sequentially instead of jumping around the (A, 4) array.
     fill = start[:-1].copy()
     order = np.empty(start[nbuckets], np.int64)
+    packed = np.empty((start[nbuckets], 5), np.float32)
     for i in range(n):
         k = key[i]
         if k >= 0:
-            order[fill[k]] = i
+            q = fill[k]
+            order[q] = i
+            packed[q, 0] = boxes[i, 0]
+            packed[q, 1] = boxes[i, 1]
+            packed[q, 2] = boxes[i, 2]
+            packed[q, 3] = boxes[i, 3]
+            packed[q, 4] = areas[i]
             fill[k] += 1
     meta[0] = x_lo
     meta[1] = y_lo
     meta[2] = e_lo
     meta[3] = e_hi
     meta[4] = 1.0
-    return order, start, meta, cls
+    return order, start, meta, cls, packed
 
 
 @njit
-def index_candidates(boxes, order, start, meta, cls, queries, b, t, strict, idx_buf, val_buf):
+def index_candidates(order, start, meta, cls, packed, queries, b, t, strict, idx_buf, val_buf):
     """Boxes whose IoU with ``queries[b]`` passes ``t``, through a :func:`build_box_index` index.
 
     ``t`` must be at least the ``t_min`` the index was built for. Complexity: O(buckets in the
@@ -384,7 +428,7 @@ def index_candidates(boxes, order, start, meta, cls, queries, b, t, strict, idx_
         return idx_buf, val_buf, n
     tq = t * (1.0 - REL_SLACK)
     reach = _reach(tq)
-    slack = 1e-5 * (abs(fcx) + abs(fcy) + fw + fh) + 1e-6
+    slack = 1e-5 * (abs(fcx) + abs(fcy) + (fw + fh) * (1.0 + reach)) + 1e-6
     x_lo = meta[0]
     y_lo = meta[1]
     e_lo = int(meta[2])
@@ -403,17 +447,15 @@ def index_candidates(boxes, order, start, meta, cls, queries, b, t, strict, idx_
         gy0 = max(0, int(math.floor((fcy - fh * reach - slack - y_lo) / cell)))
         gy1 = min(ny - 1, int(math.floor((fcy + fh * reach + slack - y_lo) / cell)))
         for gy in range(gy0, gy1 + 1):
-            for gx in range(gx0, gx1 + 1):
-                k = base + gy * nx + gx
-                p0 = start[k]
-                p1 = start[k + 1]
-                if p1 > p0:
-                    idx_buf, val_buf = ensure_capacity(idx_buf, val_buf, n, n + (p1 - p0))
-                for p in range(p0, p1):
-                    i = order[p]
-                    v = iou_rows(boxes, i, box_area_f32(boxes, i), queries, b, area_b)
-                    if passes(v, t32, strict):
-                        idx_buf[n] = i
-                        val_buf[n] = v
-                        n += 1
+            # Buckets of one row of cells are contiguous in ``packed``.
+            p0 = start[base + gy * nx + gx0]
+            p1 = start[base + gy * nx + gx1 + 1] if gx1 >= gx0 else p0
+            if p1 > p0:
+                idx_buf, val_buf = ensure_capacity(idx_buf, val_buf, n, n + (p1 - p0))
+            for p in range(p0, p1):
+                v = iou_rows(packed, p, packed[p, 4], queries, b, area_b)
+                if passes(v, t32, strict):
+                    idx_buf[n] = order[p]
+                    val_buf[n] = v
+                    n += 1
     return idx_buf, val_buf, n
