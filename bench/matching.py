@@ -69,10 +69,19 @@ def compile_and_import_times():
         cold = float(subprocess.check_output([sys.executable, "-c", code], env=env))
         warm = float(subprocess.check_output([sys.executable, "-c", code], env=env))
     imp = min(
-        float(subprocess.check_output([sys.executable, "-X", "importtime", "-c",
-                                       "import time; t=time.perf_counter(); import hambox_core; "
-                                       "print(time.perf_counter()-t)"],
-                                      stderr=subprocess.DEVNULL))
+        float(
+            subprocess.check_output(
+                [
+                    sys.executable,
+                    "-X",
+                    "importtime",
+                    "-c",
+                    "import time; t=time.perf_counter(); import hambox_core; "
+                    "print(time.perf_counter()-t)",
+                ],
+                stderr=subprocess.DEVNULL,
+            )
+        )
         for _ in range(3)
     )
     return cold, warm, imp
@@ -98,22 +107,28 @@ def main() -> None:
         "NAMS": NAMSMatcher(),
         "HAMBox": HAMBoxMatcher(),
     }
-    print(f"anchors: {len(anchors)}  torch threads: {torch.get_num_threads()}  "
-          f"numpy {np.__version__}  torch {torch.__version__}")
+    print(
+        f"anchors: {len(anchors)}  torch threads: {torch.get_num_threads()}  "
+        f"numpy {np.__version__}  torch {torch.__version__}"
+    )
     times = {}
     for g in (10, 100, 1000):
         gt = faces(rng, g)
         pred = predictions(rng, anchors, gt)
         gt_t = torch.from_numpy(gt)
-        times["torchvision", g] = timeit(lambda gt_t=gt_t: tv_matcher(box_iou(gt_t, anchors_t)),
-                                         max(1, args.repeats // (2 if g == 1000 else 1)),
-                                         min_time=0.05)
+        times["torchvision", g] = timeit(
+            lambda gt_t=gt_t: tv_matcher(box_iou(gt_t, anchors_t)),
+            max(1, args.repeats // (2 if g == 1000 else 1)),
+            min_time=0.05,
+        )
         for name, m in ours.items():
             p = pred if name == "HAMBox" else None
             times[name, g] = timeit(lambda m=m, gt=gt, p=p: m(anchors, gt, p), args.repeats)
         r = ours["HAMBox"](anchors, gt, pred)
-        print(f"G={g:5d}: positives {r.num_positive}, compensated {int(r.compensated.sum())}, "
-              f"ignored {int((r.labels == -1).sum())}")
+        print(
+            f"G={g:5d}: positives {r.num_positive}, compensated {int(r.compensated.sum())}, "
+            f"ignored {int((r.labels == -1).sum())}"
+        )
 
     print()
     print("| faces | torchvision | SMS | DMS | NAMS | HAMBox | SMS ratio | HAMBox ratio |")
@@ -128,8 +143,11 @@ def main() -> None:
         ("SMS, 10 faces, vs torchvision", times["torchvision", 10] / times["SMS", 10], 100),
         ("SMS, 100 faces, vs torchvision", times["torchvision", 100] / times["SMS", 100], 500),
         ("SMS, 1000 faces, vs torchvision", times["torchvision", 1000] / times["SMS", 1000], 1000),
-        ("HAMBox (with predictions), 100 faces, vs torchvision step one",
-         times["torchvision", 100] / times["HAMBox", 100], 100),
+        (
+            "HAMBox (with predictions), 100 faces, vs torchvision step one",
+            times["torchvision", 100] / times["HAMBox", 100],
+            100,
+        ),
     ]
     print()
     print("| goal | measured | target | met |")
@@ -137,14 +155,20 @@ def main() -> None:
     for name, value, target in goals:
         print(f"| {name} | {value:.0f}x | >= {target}x | {'yes' if value >= target else 'NO'} |")
     scale = times["HAMBox", 1000] / times["HAMBox", 100]
-    print(f"| HAMBox 1000 faces / HAMBox 100 faces | {scale:.2f}x | <= 3x | "
-          f"{'yes' if scale <= 3 else 'NO'} |")
+    print(
+        f"| HAMBox 1000 faces / HAMBox 100 faces | {scale:.2f}x | <= 3x | "
+        f"{'yes' if scale <= 3 else 'NO'} |"
+    )
     cold, warm, imp = compile_and_import_times()
     print()
-    print(f"first match in a fresh process: {cold:.1f} s with an empty numba cache (compile), "
-          f"{warm:.2f} s with the cache warm")
-    print(f"import hambox_core (warm cache): {imp * 1e3:.0f} ms (goal < 500 ms: "
-          f"{'met' if imp < 0.5 else 'NOT met'})")
+    print(
+        f"first match in a fresh process: {cold:.1f} s with an empty numba cache (compile), "
+        f"{warm:.2f} s with the cache warm"
+    )
+    print(
+        f"import hambox_core (warm cache): {imp * 1e3:.0f} ms (goal < 500 ms: "
+        f"{'met' if imp < 0.5 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def wider_faces(gt_dir: Path, image: str) -> np.ndarray | None:
     from scipy.io import loadmat
 
     mat = loadmat(path)
-    for event_files, event_boxes in zip(mat["file_list"][:, 0], mat["face_bbx_list"][:, 0],
-                                        strict=True):
+    for event_files, event_boxes in zip(
+        mat["file_list"][:, 0], mat["face_bbx_list"][:, 0], strict=True
+    ):
         for name, boxes in zip(event_files[:, 0], event_boxes[:, 0], strict=True):
             if str(name[0]) == image:
                 xywh = boxes.astype(np.float32)
@@ -99,10 +100,14 @@ def main() -> None:
     pred = simulated_predictions(rng, anchors, faces)
     sides = np.sqrt((faces[:, 2] - faces[:, 0]) * (faces[:, 3] - faces[:, 1]))
     print(f"faces: {len(faces)} from {source}")
-    print(f"face sizes (sqrt area): min {sides.min():.1f}  median {np.median(sides):.1f}  "
-          f"max {sides.max():.1f} px")
-    print(f"anchors: {len(anchors)} on a {height}x{width} input, AnchorGenerator() defaults "
-          f"(scale 0.68, one square anchor per location)")
+    print(
+        f"face sizes (sqrt area): min {sides.min():.1f}  median {np.median(sides):.1f}  "
+        f"max {sides.max():.1f} px"
+    )
+    print(
+        f"anchors: {len(anchors)} on a {height}x{width} input, AnchorGenerator() defaults "
+        f"(scale 0.68, one square anchor per location)"
+    )
     print()
 
     matchers = {
@@ -111,8 +116,10 @@ def main() -> None:
         "NAMS (N=3)": NAMSMatcher(num_per_face=3),
         "HAMBox (K=3, T=0.8)": HAMBoxMatcher(),
     }
-    header = (f"{'strategy':<20} {'positives':>9} {'per face':>8} {'compensated':>11} "
-              f"{'ignored':>7} {'faces w/o anchor':>16} {'mean quality':>12} {'time':>9}")
+    header = (
+        f"{'strategy':<20} {'positives':>9} {'per face':>8} {'compensated':>11} "
+        f"{'ignored':>7} {'faces w/o anchor':>16} {'mean quality':>12} {'time':>9}"
+    )
     print(header)
     print("-" * len(header))
     for name, matcher in matchers.items():
@@ -120,10 +127,12 @@ def main() -> None:
         per_face = result.positives_per_face()
         seconds = median_time(lambda m=matcher: m(anchors, faces, pred))
         quality = result.quality[result.positive]
-        print(f"{name:<20} {result.num_positive:>9d} {per_face.mean():>8.2f} "
-              f"{int(result.compensated.sum()):>11d} {int((result.labels == -1).sum()):>7d} "
-              f"{int((per_face == 0).sum()):>16d} "
-              f"{quality.mean() if quality.size else 0.0:>12.3f} {seconds * 1e6:>7.0f} µs")
+        print(
+            f"{name:<20} {result.num_positive:>9d} {per_face.mean():>8.2f} "
+            f"{int(result.compensated.sum()):>11d} {int((result.labels == -1).sum()):>7d} "
+            f"{int((per_face == 0).sum()):>16d} "
+            f"{quality.mean() if quality.size else 0.0:>12.3f} {seconds * 1e6:>7.0f} µs"
+        )
     print()
     print("per face: mean positive anchors per face after the second step; quality: IoU of the")
     print("positives with their face (HAMBox: of their predicted boxes). Step one alone leaves")

@@ -51,8 +51,9 @@ def _candidates(boxes, groups, index, use_index, queries, b, t, strict, ioa, idx
         return grid_candidates(boxes, groups, queries, b, t, strict, ioa, idx_buf, val_buf)
     if use_index and not ioa and t > MIN_PRUNE_THR:
         order, start, meta, cls, packed = index
-        return index_candidates(order, start, meta, cls, packed, queries, b, t, strict, idx_buf,
-                                val_buf)
+        return index_candidates(
+            order, start, meta, cls, packed, queries, b, t, strict, idx_buf, val_buf
+        )
     return dense_candidates(boxes, queries, b, t, strict, ioa, idx_buf, val_buf)
 
 
@@ -87,8 +88,20 @@ def take_best(idx_buf, val_buf, n, thr32, need, g, labels, matched, compensated,
 
 
 @njit
-def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr, ioa_thr,
-                 top_k, second_thr, hq_thr):
+def match_kernel(
+    anchors,
+    groups,
+    gt,
+    regions,
+    pred,
+    strategy,
+    pos_thr,
+    neg_thr,
+    ioa_thr,
+    top_k,
+    second_thr,
+    hq_thr,
+):
     """Match one image. See :mod:`hambox_core.matching` for the semantics.
 
     Parameters
@@ -131,8 +144,13 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
         index = build_box_index(anchors, gt, t_index)
         use_index = True
     else:
-        index = (np.empty(0, np.int64), np.zeros(1, np.int64), np.zeros(5), np.zeros((0, 4)),
-                 np.empty((0, 5), np.float32))
+        index = (
+            np.empty(0, np.int64),
+            np.zeros(1, np.int64),
+            np.zeros(5),
+            np.zeros((0, 4)),
+            np.empty((0, 5), np.float32),
+        )
 
     idx_buf = np.empty(1024, np.int64)
     val_buf = np.empty(1024, np.float32)
@@ -141,8 +159,9 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
 
     # Step one: each anchor takes its best face (faces ascending, so ties keep the lower index).
     for g in range(num_gt):
-        idx_buf, val_buf, n = _candidates(anchors, groups, index, use_index, gt, g, t_lo, False,
-                                          False, idx_buf, val_buf)
+        idx_buf, val_buf, n = _candidates(
+            anchors, groups, index, use_index, gt, g, t_lo, False, False, idx_buf, val_buf
+        )
         for p in range(n):
             i = idx_buf[p]
             v = val_buf[p]
@@ -171,8 +190,9 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
 
     # Ignore regions: anchors mostly inside one are not background (positives stay positive).
     for r in range(regions.shape[0]):
-        idx_buf, val_buf, n = _candidates(anchors, groups, index, False, regions, r, ioa_thr,
-                                          False, True, idx_buf, val_buf)
+        idx_buf, val_buf, n = _candidates(
+            anchors, groups, index, False, regions, r, ioa_thr, False, True, idx_buf, val_buf
+        )
         for p in range(n):
             i = idx_buf[p]
             if labels[i] != 1:
@@ -196,18 +216,28 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
         for g in range(num_gt):
             if num_matched[g] >= top_k:
                 continue
-            idx_buf, val_buf, n = _candidates(anchors, groups, index, use_index, gt, g,
-                                              second_thr, True, False, idx_buf, val_buf)
-            take_best(idx_buf, val_buf, n, low32, top_k - num_matched[g], g, labels, matched,
-                      compensated, quality)
+            idx_buf, val_buf, n = _candidates(
+                anchors, groups, index, use_index, gt, g, second_thr, True, False, idx_buf, val_buf
+            )
+            take_best(
+                idx_buf,
+                val_buf,
+                n,
+                low32,
+                top_k - num_matched[g],
+                g,
+                labels,
+                matched,
+                compensated,
+                quality,
+            )
     elif strategy == HAMBOX:
         # Quality of step-one positives: IoU of their predicted box with their face.
         for p in range(num_touched):
             i = touched[p]
             if labels[i] == 1:
                 g = matched[i]
-                quality[i] = iou_rows(pred, i, box_area_f32(pred, i), gt, g,
-                                      box_area_f32(gt, g))
+                quality[i] = iou_rows(pred, i, box_area_f32(pred, i), gt, g, box_area_f32(gt, g))
         t_pred = min(second_thr, hq_thr)
         strict = second_thr < hq_thr
         use_pred_index = num_gt > 0 and t_pred > MIN_PRUNE_THR
@@ -219,14 +249,35 @@ def match_kernel(anchors, groups, gt, regions, pred, strategy, pos_thr, neg_thr,
         hq32 = np.float32(hq_thr)
         high_quality = np.zeros(num_anchors, np.bool_)
         for g in range(num_gt):
-            idx_buf, val_buf, n = _candidates(pred, groups[:0], pred_index, use_pred_index, gt, g,
-                                              t_pred, strict, False, idx_buf, val_buf)
+            idx_buf, val_buf, n = _candidates(
+                pred,
+                groups[:0],
+                pred_index,
+                use_pred_index,
+                gt,
+                g,
+                t_pred,
+                strict,
+                False,
+                idx_buf,
+                val_buf,
+            )
             for p in range(n):
                 if val_buf[p] >= hq32:
                     high_quality[idx_buf[p]] = True
             if num_matched[g] < top_k:
-                take_best(idx_buf, val_buf, n, online32, top_k - num_matched[g], g, labels,
-                          matched, compensated, quality)
+                take_best(
+                    idx_buf,
+                    val_buf,
+                    n,
+                    online32,
+                    top_k - num_matched[g],
+                    g,
+                    labels,
+                    matched,
+                    compensated,
+                    quality,
+                )
         # Regression-aware ignore rule (paper 3.3): background whose prediction is already a
         # high-quality box of some face gets no classification loss.
         for i in range(num_anchors):

@@ -316,8 +316,13 @@ def build_box_index(boxes, gt, t_min):
         a_hi = max(a_hi, area)
     meta = np.zeros(5)
     if a_hi <= 0.0:
-        return (np.empty(0, np.int64), np.zeros(1, np.int64), meta, np.zeros((0, 4)),
-                np.empty((0, 5), np.float32))
+        return (
+            np.empty(0, np.int64),
+            np.zeros(1, np.int64),
+            meta,
+            np.zeros((0, 4)),
+            np.empty((0, 5), np.float32),
+        )
     e_lo = math.frexp(a_lo * tq * (1.0 - REL_SLACK))[1]
     e_hi = math.frexp(a_hi / tq * (1.0 + REL_SLACK))[1]
     ncls = e_hi - e_lo + 1

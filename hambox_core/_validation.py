@@ -56,9 +56,7 @@ def as_boxes(value, name: str, *, allow_inverted: bool = False) -> np.ndarray:
         bad = (out[:, 2] < out[:, 0]) | (out[:, 3] < out[:, 1])
         if bad.any():
             row = int(np.nonzero(bad)[0][0])
-            raise ValueError(
-                f"{name} must satisfy x1 >= x0 and y1 >= y0; row {row} is {arr[row]}"
-            )
+            raise ValueError(f"{name} must satisfy x1 >= x0 and y1 >= y0; row {row} is {arr[row]}")
     return out
 
 

@@ -9,10 +9,10 @@ convolutions with "same" padding produce.
 Anchor order (DESIGN.md): level-major (finest level first), then row-major over the feature map
 (``y``, then ``x``), then anchor shape (ratio) fastest.
 
-Arrays returned by :meth:`AnchorGenerator.grid_anchors` are read-only and remembered (weakly) together
-with their grid layout, which lets the matchers find the anchors near a face in O(1) instead of
-scanning all of them. Copy them (``anchors.copy()``) to get a writable array; a copy is matched
-correctly too, through a spatial index built per call.
+Arrays returned by :meth:`AnchorGenerator.grid_anchors` are read-only and remembered (weakly)
+together with their grid layout, which lets the matchers find the anchors near a face in O(1)
+instead of scanning all of them. Copy them (``anchors.copy()``) to get a writable array; a copy
+is matched correctly too, through a spatial index built per call.
 """
 
 from __future__ import annotations
@@ -278,15 +278,12 @@ def anchor_statistics(
     if not scales:
         raise ValueError("scales must name at least one anchor scale")
     iou_thr = check_fraction(iou_thr, "iou_thr")
-    images = [
-        as_boxes(g, f"gt_boxes_per_image[{i}]") for i, g in enumerate(gt_boxes_per_image)
-    ]
+    images = [as_boxes(g, f"gt_boxes_per_image[{i}]") for i, g in enumerate(gt_boxes_per_image)]
     if image_hws is not None:
         image_hws = list(image_hws)
         if len(image_hws) != len(images):
             raise ValueError(
-                f"image_hws has {len(image_hws)} entries but gt_boxes_per_image has "
-                f"{len(images)}"
+                f"image_hws has {len(image_hws)} entries but gt_boxes_per_image has {len(images)}"
             )
     num_faces = sum(g.shape[0] for g in images)
     mean = np.zeros(len(scales))

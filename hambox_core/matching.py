@@ -121,16 +121,19 @@ class _Matcher:
 
     _strategy = _assign.SMS
 
-    def __init__(self, pos_iou_thr: float = 0.35, neg_iou_thr: float | None = None,
-                 ignore_ioa_thr: float = 0.5) -> None:
+    def __init__(
+        self,
+        pos_iou_thr: float = 0.35,
+        neg_iou_thr: float | None = None,
+        ignore_ioa_thr: float = 0.5,
+    ) -> None:
         self.pos_iou_thr = check_fraction(pos_iou_thr, "pos_iou_thr")
         self.neg_iou_thr = (
             self.pos_iou_thr if neg_iou_thr is None else check_fraction(neg_iou_thr, "neg_iou_thr")
         )
         if self.neg_iou_thr > self.pos_iou_thr:
             raise ValueError(
-                f"neg_iou_thr ({self.neg_iou_thr}) must not exceed pos_iou_thr "
-                f"({self.pos_iou_thr})"
+                f"neg_iou_thr ({self.neg_iou_thr}) must not exceed pos_iou_thr ({self.pos_iou_thr})"
             )
         self.ignore_ioa_thr = check_fraction(ignore_ioa_thr, "ignore_ioa_thr")
 
@@ -166,8 +169,18 @@ class _Matcher:
         pred = self._pred(pred_boxes, anchors.shape[0])
         top_k, second_thr, hq_thr = self._second_step_params()
         out = _assign.match_kernel(
-            anchors, groups, gt, regions, pred, self._strategy, self.pos_iou_thr,
-            self.neg_iou_thr, self.ignore_ioa_thr, top_k, second_thr, hq_thr,
+            anchors,
+            groups,
+            gt,
+            regions,
+            pred,
+            self._strategy,
+            self.pos_iou_thr,
+            self.neg_iou_thr,
+            self.ignore_ioa_thr,
+            top_k,
+            second_thr,
+            hq_thr,
         )
         return MatchResult(*out)
 
@@ -246,9 +259,14 @@ class NAMSMatcher(_Matcher):
 
     _strategy = _assign.NAMS
 
-    def __init__(self, num_per_face: int = 3, low_iou_thr: float = 0.1,
-                 pos_iou_thr: float = 0.35, neg_iou_thr: float | None = None,
-                 ignore_ioa_thr: float = 0.5) -> None:
+    def __init__(
+        self,
+        num_per_face: int = 3,
+        low_iou_thr: float = 0.1,
+        pos_iou_thr: float = 0.35,
+        neg_iou_thr: float | None = None,
+        ignore_ioa_thr: float = 0.5,
+    ) -> None:
         super().__init__(pos_iou_thr, neg_iou_thr, ignore_ioa_thr)
         self.num_per_face = check_positive_int(num_per_face, "num_per_face")
         self.low_iou_thr = check_fraction(low_iou_thr, "low_iou_thr")
@@ -257,8 +275,10 @@ class NAMSMatcher(_Matcher):
         return self.num_per_face, self.low_iou_thr, 0.0
 
     def _params_repr(self) -> str:
-        return (f"num_per_face={self.num_per_face}, low_iou_thr={self.low_iou_thr}, "
-                + super()._params_repr())
+        return (
+            f"num_per_face={self.num_per_face}, low_iou_thr={self.low_iou_thr}, "
+            + super()._params_repr()
+        )
 
 
 class HAMBoxMatcher(_Matcher):
@@ -298,9 +318,15 @@ class HAMBoxMatcher(_Matcher):
 
     _strategy = _assign.HAMBOX
 
-    def __init__(self, pos_iou_thr: float = 0.35, top_k: int = 3, online_iou_thr: float = 0.8,
-                 high_quality_iou_thr: float = 0.5, neg_iou_thr: float | None = None,
-                 ignore_ioa_thr: float = 0.5) -> None:
+    def __init__(
+        self,
+        pos_iou_thr: float = 0.35,
+        top_k: int = 3,
+        online_iou_thr: float = 0.8,
+        high_quality_iou_thr: float = 0.5,
+        neg_iou_thr: float | None = None,
+        ignore_ioa_thr: float = 0.5,
+    ) -> None:
         super().__init__(pos_iou_thr, neg_iou_thr, ignore_ioa_thr)
         self.top_k = check_positive_int(top_k, "top_k")
         self.online_iou_thr = check_fraction(online_iou_thr, "online_iou_thr")
@@ -324,14 +350,17 @@ class HAMBoxMatcher(_Matcher):
         return pred
 
     def _params_repr(self) -> str:
-        return (f"pos_iou_thr={self.pos_iou_thr}, top_k={self.top_k}, "
-                f"online_iou_thr={self.online_iou_thr}, "
-                f"high_quality_iou_thr={self.high_quality_iou_thr}, "
-                f"neg_iou_thr={self.neg_iou_thr}, ignore_ioa_thr={self.ignore_ioa_thr}")
+        return (
+            f"pos_iou_thr={self.pos_iou_thr}, top_k={self.top_k}, "
+            f"online_iou_thr={self.online_iou_thr}, "
+            f"high_quality_iou_thr={self.high_quality_iou_thr}, "
+            f"neg_iou_thr={self.neg_iou_thr}, ignore_ioa_thr={self.ignore_ioa_thr}"
+        )
 
 
-def match_images(matcher, anchors, gt_boxes_per_image, pred_boxes_per_image=None,
-                 gt_ignore_per_image=None) -> list[MatchResult]:
+def match_images(
+    matcher, anchors, gt_boxes_per_image, pred_boxes_per_image=None, gt_ignore_per_image=None
+) -> list[MatchResult]:
     """Match every image of a batch with the same anchors.
 
     Parameters
@@ -353,8 +382,10 @@ def match_images(matcher, anchors, gt_boxes_per_image, pred_boxes_per_image=None
         One per image, in order.
     """
     n = len(gt_boxes_per_image)
-    for name, seq in (("pred_boxes_per_image", pred_boxes_per_image),
-                      ("gt_ignore_per_image", gt_ignore_per_image)):
+    for name, seq in (
+        ("pred_boxes_per_image", pred_boxes_per_image),
+        ("gt_ignore_per_image", gt_ignore_per_image),
+    ):
         if seq is not None and len(seq) != n:
             raise ValueError(f"{name} has {len(seq)} entries for {n} images")
     results = []

@@ -139,8 +139,10 @@ def test_statistics_bad_input():
         anchor_statistics([np.zeros((0, 4)), [[0, 0, np.nan, 1]]], [1.0])
 
 
-@pytest.mark.skipif(not (WIDER_GT / "wider_face_val.mat").is_file(),
-                    reason="official WIDER FACE val ground truth not available")
+@pytest.mark.skipif(
+    not (WIDER_GT / "wider_face_val.mat").is_file(),
+    reason="official WIDER FACE val ground truth not available",
+)
 def test_statistics_on_real_wider_face_ground_truth():
     from scipy.io import loadmat
 

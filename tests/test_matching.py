@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from reference import matching as ref
-from strategies import box_arrays, coords
+from strategies import box_arrays
 
 from hambox_core import (
     AnchorGenerator,

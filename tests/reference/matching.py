@@ -46,9 +46,7 @@ def sms(anchors, gt, pos_thr=0.35, neg_thr=None, gt_ignore=None):
 
 
 def dms(anchors, gt, pos_thr=0.35, neg_thr=None, gt_ignore=None):
-    labels, matched, quality, num_matched, iou = step_one(
-        anchors, gt, pos_thr, neg_thr, gt_ignore
-    )
+    labels, matched, quality, num_matched, iou = step_one(anchors, gt, pos_thr, neg_thr, gt_ignore)
     comp = np.zeros(len(anchors), bool)
     for g in range(len(gt)):
         if num_matched[g] > 0 or len(anchors) == 0:
@@ -78,19 +76,27 @@ def _compensate(values, g, need, thr, labels, matched, comp, quality):
 
 
 def nams(anchors, gt, num_per_face=3, low_thr=0.1, pos_thr=0.35, neg_thr=None, gt_ignore=None):
-    labels, matched, quality, num_matched, iou = step_one(
-        anchors, gt, pos_thr, neg_thr, gt_ignore
-    )
+    labels, matched, quality, num_matched, iou = step_one(anchors, gt, pos_thr, neg_thr, gt_ignore)
     comp = np.zeros(len(anchors), bool)
     for g in range(len(gt)):
         if num_matched[g] < num_per_face:
-            _compensate(iou[:, g], g, num_per_face - num_matched[g], low_thr, labels, matched,
-                        comp, quality)
+            _compensate(
+                iou[:, g], g, num_per_face - num_matched[g], low_thr, labels, matched, comp, quality
+            )
     return labels, matched, comp, quality, num_matched
 
 
-def hambox(anchors, gt, pred, pos_thr=0.35, top_k=3, online_thr=0.8, hq_thr=0.5, neg_thr=None,
-           gt_ignore=None):
+def hambox(
+    anchors,
+    gt,
+    pred,
+    pos_thr=0.35,
+    top_k=3,
+    online_thr=0.8,
+    hq_thr=0.5,
+    neg_thr=None,
+    gt_ignore=None,
+):
     labels, matched, _, num_matched, _ = step_one(anchors, gt, pos_thr, neg_thr, gt_ignore)
     A, G = len(anchors), len(gt)
     comp = np.zeros(A, bool)
@@ -100,8 +106,9 @@ def hambox(anchors, gt, pred, pos_thr=0.35, top_k=3, online_thr=0.8, hq_thr=0.5,
     quality[pos] = piou[pos, matched[pos]]
     for g in range(G):
         if num_matched[g] < top_k:
-            _compensate(piou[:, g], g, top_k - num_matched[g], online_thr, labels, matched, comp,
-                        quality)
+            _compensate(
+                piou[:, g], g, top_k - num_matched[g], online_thr, labels, matched, comp, quality
+            )
     if G:
         high = (piou >= _f32(hq_thr)).any(axis=1)
         labels[(labels == 0) & ~comp & high] = -1
