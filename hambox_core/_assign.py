@@ -20,9 +20,10 @@ from ._candidates import (
     dense_candidates,
     grid_best_anchor,
     grid_candidates,
+    grown,
     index_candidates,
 )
-from ._numba import njit
+from ._numba import njit, njit_inline
 from ._overlap import box_area_f32, iou_rows
 
 SMS = 0
@@ -34,19 +35,9 @@ HAMBOX = 3
 _TOUCHED = 2
 
 
-@njit
-def _push(buf, n, value):
-    if n == buf.shape[0]:
-        grown = np.empty(2 * buf.shape[0], buf.dtype)
-        grown[:n] = buf[:n]
-        buf = grown
-    buf[n] = value
-    return buf, n + 1
-
-
-@njit
+@njit_inline
 def _candidates(boxes, groups, index, use_index, queries, b, t, strict, ioa, idx_buf, val_buf):
-    """Dispatch to the grid, index or dense enumerator for ``boxes``."""
+    """Dispatch to the grid, index or dense enumerator for ``boxes``; returns n or -need."""
     if groups.shape[0] > 0:
         return grid_candidates(boxes, groups, queries, b, t, strict, ioa, idx_buf, val_buf)
     if use_index and not ioa and t > MIN_PRUNE_THR:
@@ -149,25 +140,32 @@ def match_kernel(
             np.zeros(1, np.int64),
             np.zeros(5),
             np.zeros((0, 4)),
-            np.empty((0, 5), np.float32),
+            np.empty((0, 4), np.float32),
         )
 
     idx_buf = np.empty(1024, np.int64)
     val_buf = np.empty(1024, np.float32)
-    touched = np.empty(1024, np.int64)
+    touched = np.empty(num_anchors, np.int64)
     num_touched = 0
 
     # Step one: each anchor takes its best face (faces ascending, so ties keep the lower index).
     for g in range(num_gt):
-        idx_buf, val_buf, n = _candidates(
+        n = _candidates(
             anchors, groups, index, use_index, gt, g, t_lo, False, False, idx_buf, val_buf
         )
+        while n < 0:
+            idx_buf = grown(idx_buf, -n)
+            val_buf = grown(val_buf, -n)
+            n = _candidates(
+                anchors, groups, index, use_index, gt, g, t_lo, False, False, idx_buf, val_buf
+            )
         for p in range(n):
             i = idx_buf[p]
             v = val_buf[p]
             if labels[i] == 0:
                 labels[i] = _TOUCHED
-                touched, num_touched = _push(touched, num_touched, i)
+                touched[num_touched] = i
+                num_touched += 1
                 quality[i] = v
                 matched[i] = g
             elif v > quality[i]:
@@ -190,9 +188,15 @@ def match_kernel(
 
     # Ignore regions: anchors mostly inside one are not background (positives stay positive).
     for r in range(regions.shape[0]):
-        idx_buf, val_buf, n = _candidates(
+        n = _candidates(
             anchors, groups, index, False, regions, r, ioa_thr, False, True, idx_buf, val_buf
         )
+        while n < 0:
+            idx_buf = grown(idx_buf, -n)
+            val_buf = grown(val_buf, -n)
+            n = _candidates(
+                anchors, groups, index, False, regions, r, ioa_thr, False, True, idx_buf, val_buf
+            )
         for p in range(n):
             i = idx_buf[p]
             if labels[i] != 1:
@@ -216,9 +220,25 @@ def match_kernel(
         for g in range(num_gt):
             if num_matched[g] >= top_k:
                 continue
-            idx_buf, val_buf, n = _candidates(
+            n = _candidates(
                 anchors, groups, index, use_index, gt, g, second_thr, True, False, idx_buf, val_buf
             )
+            while n < 0:
+                idx_buf = grown(idx_buf, -n)
+                val_buf = grown(val_buf, -n)
+                n = _candidates(
+                    anchors,
+                    groups,
+                    index,
+                    use_index,
+                    gt,
+                    g,
+                    second_thr,
+                    True,
+                    False,
+                    idx_buf,
+                    val_buf,
+                )
             take_best(
                 idx_buf,
                 val_buf,
@@ -249,7 +269,7 @@ def match_kernel(
         hq32 = np.float32(hq_thr)
         high_quality = np.zeros(num_anchors, np.bool_)
         for g in range(num_gt):
-            idx_buf, val_buf, n = _candidates(
+            n = _candidates(
                 pred,
                 groups[:0],
                 pred_index,
@@ -262,6 +282,22 @@ def match_kernel(
                 idx_buf,
                 val_buf,
             )
+            while n < 0:
+                idx_buf = grown(idx_buf, -n)
+                val_buf = grown(val_buf, -n)
+                n = _candidates(
+                    pred,
+                    groups[:0],
+                    pred_index,
+                    use_pred_index,
+                    gt,
+                    g,
+                    t_pred,
+                    strict,
+                    False,
+                    idx_buf,
+                    val_buf,
+                )
             for p in range(n):
                 if val_buf[p] >= hq32:
                     high_quality[idx_buf[p]] = True

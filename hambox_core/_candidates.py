@@ -52,16 +52,14 @@ def passes(v, t32, strict):
 
 
 @njit
-def ensure_capacity(idx_buf, val_buf, n, need):
-    """Return buffers that can hold ``need`` entries, keeping the first ``n``."""
-    if need <= idx_buf.shape[0]:
-        return idx_buf, val_buf
-    cap = max(need, 2 * idx_buf.shape[0])
-    new_idx = np.empty(cap, np.int64)
-    new_val = np.empty(cap, np.float32)
-    new_idx[:n] = idx_buf[:n]
-    new_val[:n] = val_buf[:n]
-    return new_idx, new_val
+def grown(buf, need):
+    """A new, larger buffer of ``buf``'s dtype for at least ``need`` entries (contents dropped).
+
+    The enumerators below never reallocate: they fill caller-owned buffers and, when those are
+    too small, return ``-need`` so the caller can grow them and ask again. (Returning arrays
+    from the per-query functions costs reference-count traffic on every query.)
+    """
+    return np.empty(max(need, 2 * buf.shape[0]), buf.dtype)
 
 
 @njit
@@ -137,16 +135,21 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
     queries : float32 (Q, 4); b : row of the query box.
     t : float threshold; strict : compare with ``>`` instead of ``>=``.
     ioa : measure intersection over the anchor's area instead of IoU.
-    idx_buf, val_buf : buffers (grown if needed).
+    idx_buf, val_buf : int64 and float32 buffers to fill.
 
     Returns
     -------
-    idx_buf, val_buf, n : the (possibly new) buffers and the number of entries filled.
+    n : int
+        Entries filled, or ``-need`` when the buffers must hold at least ``need`` entries.
     """
     t32 = np.float32(t)
     full = t <= 0.0 and not strict
     bcx, bcy, bw, bh = _query_geometry(queries, b)
     area_b = box_area_f32(queries, b)
+    # IoU <= min(area) / max(area): levels whose anchors are far too small or too large for
+    # the query are skipped before any window arithmetic.
+    area_lo = bw * bh * t * (1.0 - 2 * REL_SLACK)
+    area_hi = bw * bh / t * (1.0 + 2 * REL_SLACK) if t > 0.0 else np.inf
     n = 0
     for k in range(groups.shape[0]):
         start = int(groups[k, 0])
@@ -157,6 +160,8 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
         stride = groups[k, 5]
         wa = groups[k, 6]
         ha = groups[k, 7]
+        if not ioa and not full and t > 0.0 and not area_lo <= wa * ha <= area_hi:
+            continue
         if full:
             r0, r1, c0, c1 = 0, fh - 1, 0, fw - 1
         else:
@@ -169,7 +174,9 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
             r0, r1 = axis_range(bcy, dy, stride, fh)
         if c1 < c0 or r1 < r0:
             continue
-        idx_buf, val_buf = ensure_capacity(idx_buf, val_buf, n, n + (r1 - r0 + 1) * (c1 - c0 + 1))
+        need = n + (r1 - r0 + 1) * (c1 - c0 + 1)
+        if need > idx_buf.shape[0]:
+            return -need
         for r in range(r0, r1 + 1):
             row_base = start + r * fw * nshape + shape
             for c in range(c0, c1 + 1):
@@ -183,7 +190,7 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
                     idx_buf[n] = i
                     val_buf[n] = v
                     n += 1
-    return idx_buf, val_buf, n
+    return n
 
 
 @njit
@@ -237,6 +244,8 @@ def grid_best_anchor(anchors, groups, queries, b):
 @njit
 def dense_candidates(boxes, queries, b, t, strict, ioa, idx_buf, val_buf):
     """Every row of ``boxes`` whose IoU (or IoA) with ``queries[b]`` passes ``t``. O(N)."""
+    if idx_buf.shape[0] < boxes.shape[0]:
+        return -boxes.shape[0]
     t32 = np.float32(t)
     area_b = box_area_f32(queries, b)
     n = 0
@@ -247,12 +256,10 @@ def dense_candidates(boxes, queries, b, t, strict, ioa, idx_buf, val_buf):
         else:
             v = iou_rows(boxes, i, area_a, queries, b, area_b)
         if passes(v, t32, strict):
-            if n == idx_buf.shape[0]:
-                idx_buf, val_buf = ensure_capacity(idx_buf, val_buf, n, n + 1)
             idx_buf[n] = i
             val_buf[n] = v
             n += 1
-    return idx_buf, val_buf, n
+    return n
 
 
 @njit
@@ -292,7 +299,7 @@ def build_box_index(boxes, gt, t_min):
     start : int64 (B + 1,) bucket offsets into ``order``.
     meta : float64 (5,) ``x0, y0, e_lo, e_hi, valid``; valid 0 means nothing can match.
     cls : float64 (C, 4) per area class: cell size, cells in x, cells in y, first bucket.
-    packed : float32 (M, 5) the indexed boxes in ``order``, with their float32 areas.
+    packed : float32 (M, 4) the indexed boxes, in ``order``.
     """
     tq = t_min * (1.0 - REL_SLACK)
     reach = _reach(tq)
@@ -321,7 +328,7 @@ def build_box_index(boxes, gt, t_min):
             np.zeros(1, np.int64),
             meta,
             np.zeros((0, 4)),
-            np.empty((0, 5), np.float32),
+            np.empty((0, 4), np.float32),
         )
     e_lo = math.frexp(a_lo * tq * (1.0 - REL_SLACK))[1]
     e_hi = math.frexp(a_hi / tq * (1.0 + REL_SLACK))[1]
@@ -330,13 +337,15 @@ def build_box_index(boxes, gt, t_min):
     height = y_hi - y_lo
 
     # Pass 1: area class of every box (from the float32 exponent bits; math.frexp is slow),
-    # -1 for boxes that cannot reach any face.
+    # -1 for boxes that cannot reach any face; centres kept for pass 2.
     n = boxes.shape[0]
     areas = np.empty(n, np.float32)
     for i in range(n):
         areas[i] = box_area_f32(boxes, i)
     bits = areas.view(np.int32)
     key = np.empty(n, np.int64)
+    cxs = np.empty(n, np.float32)
+    cys = np.empty(n, np.float32)
     per_class = np.zeros(ncls, np.int64)
     x_lo32 = np.float32(x_lo)
     x_hi32 = np.float32(x_hi)
@@ -345,20 +354,25 @@ def build_box_index(boxes, gt, t_min):
     half = np.float32(0.5)
     for i in range(n):
         c = -1
+        cx = (boxes[i, 0] + boxes[i, 2]) * half
+        cy = (boxes[i, 1] + boxes[i, 3]) * half
         if areas[i] > 0:
             biased = (bits[i] >> 23) & 0xFF
             e = biased - 126 if biased > 0 else math.frexp(np.float64(areas[i]))[1]
-            if e_lo <= e <= e_hi:
-                cx = (boxes[i, 0] + boxes[i, 2]) * half
-                cy = (boxes[i, 1] + boxes[i, 3]) * half
-                # float32 bounds rounded outwards enough: the domain already has slack.
-                if x_lo32 <= cx <= x_hi32 and y_lo32 <= cy <= y_hi32:
-                    c = e - e_lo
-                    per_class[c] += 1
+            # The domain's slack exceeds float32 rounding of the centres by far.
+            if e_lo <= e <= e_hi and x_lo32 <= cx <= x_hi32 and y_lo32 <= cy <= y_hi32:
+                c = e - e_lo
+                per_class[c] += 1
         key[i] = c
+        cxs[i] = cx
+        cys[i] = cy
 
     # Each class's grid: about two boxes per cell, cells no smaller than the boxes.
     cls = np.empty((ncls, 4))
+    inv_cell = np.empty(ncls, np.float32)
+    nxs = np.empty(ncls, np.int64)
+    nys = np.empty(ncls, np.int64)
+    bases = np.empty(ncls, np.int64)
     nbuckets = 0
     for c in range(ncls):
         side = math.sqrt(math.ldexp(1.0, e_lo + c - 1))
@@ -366,37 +380,37 @@ def build_box_index(boxes, gt, t_min):
         cell = max(side, max(width, height) / per_axis)
         nx = max(1, min(INDEX_CELLS, int(math.ceil(width / cell))))
         ny = max(1, min(INDEX_CELLS, int(math.ceil(height / cell))))
-        cls[c, 0] = max(cell, width / nx, height / ny)
+        cell = max(cell, width / nx, height / ny)
+        cls[c, 0] = cell
         cls[c, 1] = nx
         cls[c, 2] = ny
         cls[c, 3] = nbuckets
+        inv_cell[c] = np.float32(1.0 / cell)
+        nxs[c] = nx
+        nys[c] = ny
+        bases[c] = nbuckets
         nbuckets += nx * ny
 
-    # Pass 2: bucket of every box and bucket sizes.
+    # Pass 2: bucket of every box and bucket sizes. A centre rounded into a neighbouring cell is
+    # still found: query windows carry a slack far larger than float32 rounding.
     start = np.zeros(nbuckets + 1, np.int64)
     for i in range(n):
         c = key[i]
         if c < 0:
             continue
-        inv = 1.0 / cls[c, 0]
-        nx = int(cls[c, 1])
-        ny = int(cls[c, 2])
-        cx = (np.float64(boxes[i, 0]) + np.float64(boxes[i, 2])) * 0.5
-        cy = (np.float64(boxes[i, 1]) + np.float64(boxes[i, 3])) * 0.5
-        ix = max(0, min(int((cx - x_lo) * inv), nx - 1))
-        iy = max(0, min(int((cy - y_lo) * inv), ny - 1))
-        k = int(cls[c, 3]) + iy * nx + ix
+        ix = min(int((cxs[i] - x_lo32) * inv_cell[c]), nxs[c] - 1)
+        iy = min(int((cys[i] - y_lo32) * inv_cell[c]), nys[c] - 1)
+        k = bases[c] + max(iy, 0) * nxs[c] + max(ix, 0)
         key[i] = k
         start[k + 1] += 1
     for k in range(nbuckets):
         start[k + 1] += start[k]
 
-    # Pass 3: scatter the box indices into bucket order.
-    # The boxes themselves are copied into bucket order too, so a query reads them
-    # sequentially instead of jumping around the (A, 4) array.
+    # Pass 3: the box indices, and copies of the boxes, in bucket order, so that a query reads
+    # its candidates sequentially instead of jumping around the (A, 4) array.
     fill = start[:-1].copy()
     order = np.empty(start[nbuckets], np.int64)
-    packed = np.empty((start[nbuckets], 5), np.float32)
+    packed = np.empty((start[nbuckets], 4), np.float32)
     for i in range(n):
         k = key[i]
         if k >= 0:
@@ -406,7 +420,6 @@ def build_box_index(boxes, gt, t_min):
             packed[q, 1] = boxes[i, 1]
             packed[q, 2] = boxes[i, 2]
             packed[q, 3] = boxes[i, 3]
-            packed[q, 4] = areas[i]
             fill[k] += 1
     meta[0] = x_lo
     meta[1] = y_lo
@@ -426,11 +439,11 @@ def index_candidates(order, start, meta, cls, packed, queries, b, t, strict, idx
     t32 = np.float32(t)
     n = 0
     if meta[4] == 0.0:
-        return idx_buf, val_buf, n
+        return n
     fcx, fcy, fw, fh = _query_geometry(queries, b)
     farea = fw * fh
     if farea <= 0.0:
-        return idx_buf, val_buf, n
+        return n
     tq = t * (1.0 - REL_SLACK)
     reach = _reach(tq)
     slack = 1e-5 * (abs(fcx) + abs(fcy) + (fw + fh) * (1.0 + reach)) + 1e-6
@@ -455,12 +468,12 @@ def index_candidates(order, start, meta, cls, packed, queries, b, t, strict, idx
             # Buckets of one row of cells are contiguous in ``packed``.
             p0 = start[base + gy * nx + gx0]
             p1 = start[base + gy * nx + gx1 + 1] if gx1 >= gx0 else p0
-            if p1 > p0:
-                idx_buf, val_buf = ensure_capacity(idx_buf, val_buf, n, n + (p1 - p0))
+            if n + (p1 - p0) > idx_buf.shape[0]:
+                return -(n + (p1 - p0))
             for p in range(p0, p1):
-                v = iou_rows(packed, p, packed[p, 4], queries, b, area_b)
+                v = iou_rows(packed, p, box_area_f32(packed, p), queries, b, area_b)
                 if passes(v, t32, strict):
                     idx_buf[n] = order[p]
                     val_buf[n] = v
                     n += 1
-    return idx_buf, val_buf, n
+    return n

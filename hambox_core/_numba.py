@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numba
 
-__all__ = ["NJIT", "njit"]
+__all__ = ["NJIT", "njit", "njit_inline"]
 
 NJIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -23,3 +23,12 @@ NJIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 def njit(fn):
     """Compile ``fn`` as a serial, cached numba kernel with the project's options."""
     return numba.njit(**NJIT)(fn)
+
+
+def njit_inline(fn):
+    """Like :func:`njit`, but inlined into its callers at numba-IR level.
+
+    For small helpers called once per face inside a kernel: an ordinary call passes its array
+    arguments through reference counting on every call, which costs more than the helper.
+    """
+    return numba.njit(inline="always", **NJIT)(fn)

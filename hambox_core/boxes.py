@@ -183,7 +183,7 @@ def encode(anchors, gt_boxes, variances=DEFAULT_VARIANCES) -> np.ndarray:
     Examples
     --------
     >>> encode([[0, 0, 10, 10]], [[1, 0, 11, 20]])
-    array([[0.1      , 0.5      , 0.       , 3.4657357]], dtype=float32)
+    array([[1.      , 5.      , 0.      , 3.465736]], dtype=float32)
     """
     a = as_boxes(anchors, "anchors")
     g = as_boxes(gt_boxes, "gt_boxes")

@@ -212,7 +212,7 @@ class SMSMatcher(_Matcher):
     >>> anchors = AnchorGenerator().grid_anchors((64, 64))
     >>> result = SMSMatcher()(anchors, [[10, 10, 32, 32]])
     >>> result.num_matched
-    array([4])
+    array([5])
     """
 
     _strategy = _assign.SMS
