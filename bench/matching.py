@@ -4,14 +4,14 @@ Setup (issue 2): one 640x640 image, the paper's 34,125 anchors, faces log-unifor
 single thread. The peer is ``torchvision.ops.box_iou`` + ``Matcher(0.35, 0.35,
 allow_low_quality_matches=True)``, i.e. a dense step-one match. Ratios are peer time / our time.
 
-Run: ``.venv/bin/python bench/matching.py`` (``--repeats N`` for more samples).
+Run: ``.venv/bin/python bench/matching.py`` (``--repeats N`` for more rounds). Each figure is
+the best of N interleaved rounds (see :func:`measure`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,20 +40,31 @@ def predictions(rng, anchors, gt):
     return pred.astype(np.float32)
 
 
-def timeit(fn, repeats, min_time=0.2):
-    fn()
-    samples = []
-    for _ in range(repeats):
-        n = 0
-        t0 = time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            dt = time.perf_counter() - t0
-            if dt >= min_time or n >= 1000:
-                break
-        samples.append(dt / n)
-    return statistics.median(samples)
+def per_call(fn, min_time=0.05):
+    """Seconds per call of ``fn``, from a loop of at least ``min_time`` seconds."""
+    n = 0
+    t0 = time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        dt = time.perf_counter() - t0
+        if dt >= min_time:
+            return dt / n
+
+
+def measure(cases, rounds):
+    """Best per-call time of each case over ``rounds`` interleaved rounds.
+
+    Interleaving puts every case under the same background load, and the minimum over rounds
+    is the least noisy estimate of a call's own cost on a shared machine.
+    """
+    for fn in cases.values():
+        fn()  # warm: compile or load kernels, fault in memory
+    best = dict.fromkeys(cases, float("inf"))
+    for _ in range(rounds):
+        for key, fn in cases.items():
+            best[key] = min(best[key], per_call(fn, 0.02 if key[0] == "torchvision" else 0.05))
+    return best
 
 
 def compile_and_import_times():
@@ -89,7 +100,7 @@ def compile_and_import_times():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
     args = parser.parse_args()
 
     import torch
@@ -111,24 +122,21 @@ def main() -> None:
         f"anchors: {len(anchors)}  torch threads: {torch.get_num_threads()}  "
         f"numpy {np.__version__}  torch {torch.__version__}"
     )
-    times = {}
+    cases = {}
     for g in (10, 100, 1000):
         gt = faces(rng, g)
         pred = predictions(rng, anchors, gt)
         gt_t = torch.from_numpy(gt)
-        times["torchvision", g] = timeit(
-            lambda gt_t=gt_t: tv_matcher(box_iou(gt_t, anchors_t)),
-            max(1, args.repeats // (2 if g == 1000 else 1)),
-            min_time=0.05,
-        )
+        cases["torchvision", g] = lambda gt_t=gt_t: tv_matcher(box_iou(gt_t, anchors_t))
         for name, m in ours.items():
             p = pred if name == "HAMBox" else None
-            times[name, g] = timeit(lambda m=m, gt=gt, p=p: m(anchors, gt, p), args.repeats)
+            cases[name, g] = lambda m=m, gt=gt, p=p: m(anchors, gt, p)
         r = ours["HAMBox"](anchors, gt, pred)
         print(
             f"G={g:5d}: positives {r.num_positive}, compensated {int(r.compensated.sum())}, "
             f"ignored {int((r.labels == -1).sum())}"
         )
+    times = measure(cases, args.repeats)
 
     print()
     print("| faces | torchvision | SMS | DMS | NAMS | HAMBox | SMS ratio | HAMBox ratio |")
