@@ -20,7 +20,6 @@ from ._candidates import (
     dense_candidates,
     grid_best_anchor,
     grid_candidates,
-    grown,
     index_candidates,
 )
 from ._numba import njit, njit_inline
@@ -37,7 +36,7 @@ _TOUCHED = 2
 
 @njit_inline
 def _candidates(boxes, groups, index, use_index, queries, b, t, strict, ioa, idx_buf, val_buf):
-    """Dispatch to the grid, index or dense enumerator for ``boxes``; returns n or -need."""
+    """Dispatch to the grid, index or dense enumerator for ``boxes``; returns the count."""
     if groups.shape[0] > 0:
         return grid_candidates(boxes, groups, queries, b, t, strict, ioa, idx_buf, val_buf)
     if use_index and not ioa and t > MIN_PRUNE_THR:
@@ -143,8 +142,10 @@ def match_kernel(
             np.empty((0, 4), np.float32),
         )
 
-    idx_buf = np.empty(1024, np.int64)
-    val_buf = np.empty(1024, np.float32)
+    # Any query yields each anchor (or predicted box) at most once, so buffers of length A
+    # always suffice.
+    idx_buf = np.empty(num_anchors, np.int64)
+    val_buf = np.empty(num_anchors, np.float32)
     touched = np.empty(num_anchors, np.int64)
     num_touched = 0
 
@@ -153,12 +154,6 @@ def match_kernel(
         n = _candidates(
             anchors, groups, index, use_index, gt, g, t_lo, False, False, idx_buf, val_buf
         )
-        while n < 0:
-            idx_buf = grown(idx_buf, -n)
-            val_buf = grown(val_buf, -n)
-            n = _candidates(
-                anchors, groups, index, use_index, gt, g, t_lo, False, False, idx_buf, val_buf
-            )
         for p in range(n):
             i = idx_buf[p]
             v = val_buf[p]
@@ -191,12 +186,6 @@ def match_kernel(
         n = _candidates(
             anchors, groups, index, False, regions, r, ioa_thr, False, True, idx_buf, val_buf
         )
-        while n < 0:
-            idx_buf = grown(idx_buf, -n)
-            val_buf = grown(val_buf, -n)
-            n = _candidates(
-                anchors, groups, index, False, regions, r, ioa_thr, False, True, idx_buf, val_buf
-            )
         for p in range(n):
             i = idx_buf[p]
             if labels[i] != 1:
@@ -223,22 +212,6 @@ def match_kernel(
             n = _candidates(
                 anchors, groups, index, use_index, gt, g, second_thr, True, False, idx_buf, val_buf
             )
-            while n < 0:
-                idx_buf = grown(idx_buf, -n)
-                val_buf = grown(val_buf, -n)
-                n = _candidates(
-                    anchors,
-                    groups,
-                    index,
-                    use_index,
-                    gt,
-                    g,
-                    second_thr,
-                    True,
-                    False,
-                    idx_buf,
-                    val_buf,
-                )
             take_best(
                 idx_buf,
                 val_buf,
@@ -282,22 +255,6 @@ def match_kernel(
                 idx_buf,
                 val_buf,
             )
-            while n < 0:
-                idx_buf = grown(idx_buf, -n)
-                val_buf = grown(val_buf, -n)
-                n = _candidates(
-                    pred,
-                    groups[:0],
-                    pred_index,
-                    use_pred_index,
-                    gt,
-                    g,
-                    t_pred,
-                    strict,
-                    False,
-                    idx_buf,
-                    val_buf,
-                )
             for p in range(n):
                 if val_buf[p] >= hq32:
                     high_quality[idx_buf[p]] = True

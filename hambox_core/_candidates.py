@@ -1,6 +1,7 @@
 """Finding the boxes that can overlap a given box enough, without a dense IoU matrix.
 
-Three enumerators fill the same pair of buffers (box indices, float32 overlaps) with every box
+Three enumerators fill the same pair of caller-owned buffers (box indices, float32 overlaps;
+as long as the box set, since a query yields each box at most once) with every box
 whose overlap with a query box passes a threshold:
 
 * :func:`grid_candidates` — anchors laid out on feature-map grids (``AnchorGenerator``), found
@@ -32,7 +33,7 @@ import math
 
 import numpy as np
 
-from ._numba import njit
+from ._numba import njit, njit_inline
 from ._overlap import box_area_f32, ioa_rows, iou_rows
 
 #: Relative amount by which thresholds are lowered before deriving search windows.
@@ -49,17 +50,6 @@ def passes(v, t32, strict):
     if strict:
         return v > t32
     return v >= t32
-
-
-@njit
-def grown(buf, need):
-    """A new, larger buffer of ``buf``'s dtype for at least ``need`` entries (contents dropped).
-
-    The enumerators below never reallocate: they fill caller-owned buffers and, when those are
-    too small, return ``-need`` so the caller can grow them and ask again. (Returning arrays
-    from the per-query functions costs reference-count traffic on every query.)
-    """
-    return np.empty(max(need, 2 * buf.shape[0]), buf.dtype)
 
 
 @njit
@@ -123,6 +113,49 @@ def _query_geometry(boxes, b):
     return (x0 + x1) * 0.5, (y0 + y1) * 0.5, x1 - x0, y1 - y0
 
 
+@njit_inline
+def record(boxes, i, queries, b, area_b, t32, strict, ioa, idx_buf, val_buf, n):
+    """Append ``i`` and its overlap with ``queries[b]`` if it passes; returns the new count."""
+    area_a = box_area_f32(boxes, i)
+    if ioa:
+        v = ioa_rows(boxes, i, area_a, queries, b)
+    else:
+        v = iou_rows(boxes, i, area_a, queries, b, area_b)
+    if passes(v, t32, strict):
+        idx_buf[n] = i
+        val_buf[n] = v
+        n += 1
+    return n
+
+
+@njit_inline
+def group_window(groups, k, bcx, bcy, bw, bh, t, ioa):
+    """Rows ``r0..r1`` and columns ``c0..c1`` of group ``k`` whose anchors can pass ``t``.
+
+    Row/column ranges are empty (``r1 < r0``) when no anchor of the group can.
+    """
+    fh = int(groups[k, 1])
+    fw = int(groups[k, 2])
+    stride = groups[k, 5]
+    wa = groups[k, 6]
+    ha = groups[k, 7]
+    slack = 1e-5 * (abs(bcx) + abs(bcy) + wa + ha + bw + bh + stride) + 1e-6
+    if ioa:
+        dx, dy = ioa_window(wa, ha, bw, bh, t, slack)
+    else:
+        dx, dy = iou_window(wa, ha, bw, bh, t, slack)
+    c0, c1 = axis_range(bcx, dx, stride, fw)
+    r0, r1 = axis_range(bcy, dy, stride, fh)
+    return r0, r1, c0, c1
+
+
+@njit_inline
+def group_anchor(groups, k, r, c):
+    """Index of the anchor of group ``k`` at feature-map row ``r``, column ``c``."""
+    nshape = int(groups[k, 3])
+    return int(groups[k, 0]) + (r * int(groups[k, 2]) + c) * nshape + int(groups[k, 4])
+
+
 @njit
 def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_buf):
     """Anchors whose IoU (or IoA, if ``ioa``) with ``queries[b]`` passes ``t``.
@@ -135,12 +168,13 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
     queries : float32 (Q, 4); b : row of the query box.
     t : float threshold; strict : compare with ``>`` instead of ``>=``.
     ioa : measure intersection over the anchor's area instead of IoU.
-    idx_buf, val_buf : int64 and float32 buffers to fill.
+    idx_buf, val_buf : int64 and float32 buffers to fill, at least as long as ``anchors``
+        (a query yields each anchor at most once).
 
     Returns
     -------
     n : int
-        Entries filled, or ``-need`` when the buffers must hold at least ``need`` entries.
+        Entries filled.
     """
     t32 = np.float32(t)
     full = t <= 0.0 and not strict
@@ -152,44 +186,21 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
     area_hi = bw * bh / t * (1.0 + 2 * REL_SLACK) if t > 0.0 else np.inf
     n = 0
     for k in range(groups.shape[0]):
-        start = int(groups[k, 0])
-        fh = int(groups[k, 1])
-        fw = int(groups[k, 2])
-        nshape = int(groups[k, 3])
-        shape = int(groups[k, 4])
-        stride = groups[k, 5]
-        wa = groups[k, 6]
-        ha = groups[k, 7]
-        if not ioa and not full and t > 0.0 and not area_lo <= wa * ha <= area_hi:
+        if (
+            not ioa
+            and not full
+            and t > 0.0
+            and not area_lo <= groups[k, 6] * groups[k, 7] <= area_hi
+        ):
             continue
         if full:
-            r0, r1, c0, c1 = 0, fh - 1, 0, fw - 1
+            r0, r1, c0, c1 = 0, int(groups[k, 1]) - 1, 0, int(groups[k, 2]) - 1
         else:
-            slack = 1e-5 * (abs(bcx) + abs(bcy) + wa + ha + bw + bh + stride) + 1e-6
-            if ioa:
-                dx, dy = ioa_window(wa, ha, bw, bh, t, slack)
-            else:
-                dx, dy = iou_window(wa, ha, bw, bh, t, slack)
-            c0, c1 = axis_range(bcx, dx, stride, fw)
-            r0, r1 = axis_range(bcy, dy, stride, fh)
-        if c1 < c0 or r1 < r0:
-            continue
-        need = n + (r1 - r0 + 1) * (c1 - c0 + 1)
-        if need > idx_buf.shape[0]:
-            return -need
+            r0, r1, c0, c1 = group_window(groups, k, bcx, bcy, bw, bh, t, ioa)
         for r in range(r0, r1 + 1):
-            row_base = start + r * fw * nshape + shape
             for c in range(c0, c1 + 1):
-                i = row_base + c * nshape
-                area_a = box_area_f32(anchors, i)
-                if ioa:
-                    v = ioa_rows(anchors, i, area_a, queries, b)
-                else:
-                    v = iou_rows(anchors, i, area_a, queries, b, area_b)
-                if passes(v, t32, strict):
-                    idx_buf[n] = i
-                    val_buf[n] = v
-                    n += 1
+                i = group_anchor(groups, k, r, c)
+                n = record(anchors, i, queries, b, area_b, t32, strict, ioa, idx_buf, val_buf, n)
     return n
 
 
@@ -218,22 +229,10 @@ def grid_best_anchor(anchors, groups, queries, b):
     for k in np.argsort(-bound, kind="mergesort"):
         if bound[k] * (1.0 + 10 * REL_SLACK) + 1e-7 < best_v:
             break
-        start = int(groups[k, 0])
-        fh = int(groups[k, 1])
-        fw = int(groups[k, 2])
-        nshape = int(groups[k, 3])
-        shape = int(groups[k, 4])
-        stride = groups[k, 5]
-        wa = groups[k, 6]
-        ha = groups[k, 7]
-        slack = 1e-5 * (abs(bcx) + abs(bcy) + wa + ha + bw + bh + stride) + 1e-6
-        dx, dy = iou_window(wa, ha, bw, bh, np.float64(best_v), slack)
-        c0, c1 = axis_range(bcx, dx, stride, fw)
-        r0, r1 = axis_range(bcy, dy, stride, fh)
+        r0, r1, c0, c1 = group_window(groups, k, bcx, bcy, bw, bh, np.float64(best_v), False)
         for r in range(r0, r1 + 1):
-            row_base = start + r * fw * nshape + shape
             for c in range(c0, c1 + 1):
-                i = row_base + c * nshape
+                i = group_anchor(groups, k, r, c)
                 v = iou_rows(anchors, i, box_area_f32(anchors, i), queries, b, area_b)
                 if v > best_v or (v == best_v and v > 0.0 and i < best_i):
                     best_v = v
@@ -244,21 +243,11 @@ def grid_best_anchor(anchors, groups, queries, b):
 @njit
 def dense_candidates(boxes, queries, b, t, strict, ioa, idx_buf, val_buf):
     """Every row of ``boxes`` whose IoU (or IoA) with ``queries[b]`` passes ``t``. O(N)."""
-    if idx_buf.shape[0] < boxes.shape[0]:
-        return -boxes.shape[0]
     t32 = np.float32(t)
     area_b = box_area_f32(queries, b)
     n = 0
     for i in range(boxes.shape[0]):
-        area_a = box_area_f32(boxes, i)
-        if ioa:
-            v = ioa_rows(boxes, i, area_a, queries, b)
-        else:
-            v = iou_rows(boxes, i, area_a, queries, b, area_b)
-        if passes(v, t32, strict):
-            idx_buf[n] = i
-            val_buf[n] = v
-            n += 1
+        n = record(boxes, i, queries, b, area_b, t32, strict, ioa, idx_buf, val_buf, n)
     return n
 
 
@@ -468,8 +457,6 @@ def index_candidates(order, start, meta, cls, packed, queries, b, t, strict, idx
             # Buckets of one row of cells are contiguous in ``packed``.
             p0 = start[base + gy * nx + gx0]
             p1 = start[base + gy * nx + gx1 + 1] if gx1 >= gx0 else p0
-            if n + (p1 - p0) > idx_buf.shape[0]:
-                return -(n + (p1 - p0))
             for p in range(p0, p1):
                 v = iou_rows(packed, p, box_area_f32(packed, p), queries, b, area_b)
                 if passes(v, t32, strict):
