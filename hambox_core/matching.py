@@ -62,7 +62,7 @@ _NO_GROUPS = np.zeros((0, 8), dtype=np.float64)
 _NO_BOXES = np.zeros((0, 4), dtype=np.float32)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MatchResult:
     """The outcome of matching one image's anchors to its faces.
 
