@@ -1,0 +1,132 @@
+"""Box operations on tensors, mirroring :mod:`hambox_core.boxes` operation for operation.
+
+Same conventions as the core: ``(x0, y0, x1, y1)`` boxes, area ``(x1 - x0) * (y1 - y0)``, float32
+arithmetic in the same order, so both backends agree to the last bit (IoU) or within a rounding
+step (``log`` / ``exp`` in :func:`encode` / :func:`decode`). Every function accepts leading
+batch dimensions and works on any device; nothing leaves the device.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hambox_core.boxes import BBOX_XFORM_CLIP, DEFAULT_VARIANCES
+
+__all__ = [
+    "BBOX_XFORM_CLIP",
+    "DEFAULT_VARIANCES",
+    "box_area",
+    "box_ioa",
+    "box_iou",
+    "decode",
+    "encode",
+]
+
+
+def _check_boxes(boxes: torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(boxes, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(boxes).__name__}")
+    if boxes.ndim < 1 or boxes.shape[-1] != 4:
+        raise ValueError(f"{name} must have shape (..., 4), got {tuple(boxes.shape)}")
+    if not boxes.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got {boxes.dtype}")
+    return boxes
+
+
+def box_area(boxes: torch.Tensor) -> torch.Tensor:
+    """Area of each box: Tensor[..., 4] xyxy → Tensor[...] in the input's dtype."""
+    b = _check_boxes(boxes, "boxes")
+    return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+
+
+def _intersection(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise intersections of a (..., N, 4) and b (..., M, 4): (..., N, M)."""
+    a_ = a.unsqueeze(-2)
+    b_ = b.unsqueeze(-3)
+    iw = torch.minimum(a_[..., 2], b_[..., 2]) - torch.maximum(a_[..., 0], b_[..., 0])
+    ih = torch.minimum(a_[..., 3], b_[..., 3]) - torch.maximum(a_[..., 1], b_[..., 1])
+    return iw.clamp(min=0) * ih.clamp(min=0)
+
+
+def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
+    """Pairwise IoU, ``inter / ((area1 + area2) - inter)``; 0 where the union is 0.
+
+    Parameters
+    ----------
+    boxes1 : Tensor[..., N, 4]
+        xyxy boxes, float32.
+    boxes2 : Tensor[..., M, 4]
+        xyxy boxes, float32, with leading dimensions broadcastable against ``boxes1``'s.
+
+    Returns
+    -------
+    Tensor[..., N, M]
+    """
+    a = _check_boxes(boxes1, "boxes1")
+    b = _check_boxes(boxes2, "boxes2")
+    inter = _intersection(a, b)
+    union = (box_area(a).unsqueeze(-1) + box_area(b).unsqueeze(-2)) - inter
+    return torch.where(union > 0, inter / torch.where(union > 0, union, 1), 0)
+
+
+def box_ioa(boxes: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Pairwise intersection over the area of ``boxes`` (0 for empty boxes): Tensor[..., N, M]."""
+    a = _check_boxes(boxes, "boxes")
+    r = _check_boxes(regions, "regions")
+    inter = _intersection(a, r)
+    area = box_area(a).unsqueeze(-1)
+    return torch.where(area > 0, inter / torch.where(area > 0, area, 1), 0)
+
+
+def _variances(variances, like: torch.Tensor) -> torch.Tensor:
+    v = torch.as_tensor(variances, dtype=torch.float64)
+    if v.shape != (4,) or not torch.isfinite(v).all() or (v <= 0).any():
+        raise ValueError(f"variances must be four positive numbers, got {variances!r}")
+    return v.to(dtype=like.dtype, device=like.device)
+
+
+def _centre_size(b: torch.Tensor):
+    w = b[..., 2] - b[..., 0]
+    h = b[..., 3] - b[..., 1]
+    return b[..., 0] + 0.5 * w, b[..., 1] + 0.5 * h, w, h
+
+
+def encode(anchors: torch.Tensor, gt_boxes: torch.Tensor, variances=DEFAULT_VARIANCES):
+    """Regression targets (dx, dy, dw, dh) moving ``anchors`` onto ``gt_boxes``.
+
+    Tensor[..., 4] in, Tensor[..., 4] out (shapes broadcast); see
+    :func:`hambox_core.boxes.encode`. Boxes of zero width or height give non-finite targets
+    here (no data-dependent check, which would synchronise with the device).
+    """
+    a = _check_boxes(anchors, "anchors")
+    g = _check_boxes(gt_boxes, "gt_boxes")
+    v = _variances(variances, a)
+    acx, acy, aw, ah = _centre_size(a)
+    gcx, gcy, gw, gh = _centre_size(g)
+    return torch.stack(
+        [
+            (gcx - acx) / aw / v[0],
+            (gcy - acy) / ah / v[1],
+            torch.log(gw / aw) / v[2],
+            torch.log(gh / ah) / v[3],
+        ],
+        dim=-1,
+    )
+
+
+def decode(anchors: torch.Tensor, deltas: torch.Tensor, variances=DEFAULT_VARIANCES):
+    """Boxes from anchors and deltas (inverse of :func:`encode`), dw and dh clamped first.
+
+    Tensor[..., 4] in, Tensor[..., 4] out (shapes broadcast), in the deltas' dtype; see
+    :func:`hambox_core.boxes.decode`.
+    """
+    a = _check_boxes(anchors, "anchors")
+    d = _check_boxes(deltas, "deltas")
+    a = a.to(d.dtype)
+    v = _variances(variances, d)
+    acx, acy, aw, ah = _centre_size(a)
+    pcx = d[..., 0] * v[0] * aw + acx
+    pcy = d[..., 1] * v[1] * ah + acy
+    pw = torch.exp(torch.clamp(d[..., 2] * v[2], max=BBOX_XFORM_CLIP)) * aw
+    ph = torch.exp(torch.clamp(d[..., 3] * v[3], max=BBOX_XFORM_CLIP)) * ah
+    return torch.stack([pcx - 0.5 * pw, pcy - 0.5 * ph, pcx + 0.5 * pw, pcy + 0.5 * ph], dim=-1)
