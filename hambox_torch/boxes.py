@@ -66,7 +66,8 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
     b = _check_boxes(boxes2, "boxes2")
     inter = _intersection(a, b)
     union = (box_area(a).unsqueeze(-1) + box_area(b).unsqueeze(-2)) - inter
-    return torch.where(union > 0, inter / torch.where(union > 0, union, 1), 0)
+    # union == 0 only for two empty boxes, where inter == 0 too: 0 / 0 = NaN becomes 0.
+    return torch.nan_to_num(inter / union, nan=0.0)
 
 
 def box_ioa(boxes: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
