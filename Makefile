@@ -5,11 +5,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hambox-installed
-EXTRAS ?= dev,torch
+EXTRAS ?= dev,torch,docs
+SPHINX := $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
-.PHONY: demo test lint bench clean-venv
+.PHONY: demo test docs lint bench clean-venv
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
@@ -19,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+	$(SPHINX)
+
+docs: $(STAMP)
+	$(SPHINX)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,7 @@ call of a numba kernel compiles it, which is latency, not slowness of the code u
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -27,6 +28,11 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# The cross-backend suite needs the torch extra; without it (a core-only install) it is not
+# collected at all rather than failing on import.
+if importlib.util.find_spec("torch") is None:
+    collect_ignore_glob = ["conformance/*", "ddp_worker.py"]
 
 
 @pytest.fixture(scope="session", autouse=True)
