@@ -15,7 +15,7 @@ __all__ = ["AnchorGenerator", "anchor_statistics"]
 
 
 class AnchorGenerator(_CoreAnchorGenerator):
-    """:class:`hambox_core.AnchorGenerator` whose :meth:`grid_anchors` returns a tensor.
+    """:class:`hambox_core.AnchorGenerator` whose ``grid_anchors`` returns a tensor.
 
     Parameters are those of :class:`hambox_core.AnchorGenerator`.
 

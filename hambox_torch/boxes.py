@@ -13,8 +13,6 @@ import torch
 from hambox_core.boxes import BBOX_XFORM_CLIP, DEFAULT_VARIANCES
 
 __all__ = [
-    "BBOX_XFORM_CLIP",
-    "DEFAULT_VARIANCES",
     "box_area",
     "box_ioa",
     "box_iou",

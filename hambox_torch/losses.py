@@ -2,7 +2,7 @@
 loss of HAMBox (paper Eq. 1 and 2), with the semantics of :mod:`hambox_core.losses`.
 
 Inputs are flat over the whole batch (``N = images x anchors``), already matched and encoded.
-Masks are applied with :func:`torch.where`, never boolean indexing, so nothing synchronises with
+Masks are applied with ``torch.where``, never boolean indexing, so nothing synchronises with
 the device. Logits are promoted to float32 (or kept float64), so float16 logits under autocast
 give finite losses and gradients; the focal loss is stable for any finite logit.
 
