@@ -1,0 +1,128 @@
+"""Detection post-processing on tensors, with the semantics of :mod:`hambox_core.postprocess`.
+
+``torchvision.ops.nms`` does the suppression (IoU > threshold, computed in float32), but the
+visiting order is ours: scores descending with ties broken by the lower index. torchvision's own
+sort does not promise an order for equal scores, so it is given the boxes' *ranks* in that
+order as scores, which are all distinct. Post-processing produces ragged per-image outputs, so
+unlike the matchers it does synchronise with the device (to learn how many boxes survive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from hambox_core._validation import check_fraction
+
+from .boxes import DEFAULT_VARIANCES, decode
+
+__all__ = ["nms", "postprocess_detections"]
+
+
+def _rank_order(scores: torch.Tensor) -> torch.Tensor:
+    """Indices by decreasing score, ties by increasing index."""
+    return torch.sort(scores, descending=True, stable=True).indices
+
+
+def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thr: float) -> torch.Tensor:
+    """Greedy NMS: Tensor[N, 4] xyxy boxes and Tensor[N] scores → kept indices Tensor[K] int64.
+
+    Kept indices come in decreasing score order (ties: lower index first); a box is suppressed
+    by a kept higher-ranked box when their IoU is strictly greater than ``iou_thr``.
+    """
+    from torchvision.ops import nms as tv_nms
+
+    iou_thr = check_fraction(iou_thr, "iou_thr")
+    if boxes.ndim != 2 or boxes.shape[-1] != 4:
+        raise ValueError(f"boxes must have shape (N, 4), got {tuple(boxes.shape)}")
+    if scores.shape != boxes.shape[:1]:
+        raise ValueError(f"scores must have shape ({boxes.shape[0]},), got {tuple(scores.shape)}")
+    order = _rank_order(scores)
+    ranks = torch.arange(order.numel(), 0, -1, dtype=torch.float32, device=boxes.device)
+    keep = tv_nms(boxes[order].float(), ranks, iou_thr)
+    return order[keep]
+
+
+def postprocess_detections(
+    cls_logits: torch.Tensor,
+    box_deltas: torch.Tensor,
+    anchors: torch.Tensor,
+    num_anchors_per_level: Sequence[int],
+    *,
+    score_thr: float = 0.05,
+    pre_nms_top_k: int | None = 1000,
+    nms_iou_thr: float = 0.3,
+    max_detections: int | None = 750,
+    image_hw=None,
+    variances=DEFAULT_VARIANCES,
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Final detections of every image of a batch (see
+    :func:`hambox_core.postprocess.postprocess_detections` for each step).
+
+    Parameters
+    ----------
+    cls_logits : Tensor[B, A]
+        Face logits.
+    box_deltas : Tensor[B, A, 4]
+        Regression output.
+    anchors : Tensor[A, 4]
+        xyxy anchors, in the order of the head's outputs.
+    num_anchors_per_level : sequence of int
+        Anchors of each level (summing to A); top-k is taken per level.
+    score_thr, pre_nms_top_k, nms_iou_thr, max_detections, image_hw, variances
+        As in the core.
+
+    Returns
+    -------
+    list of (Tensor[D, 4] float32, Tensor[D] float32)
+        Boxes and scores of each image, in decreasing score order.
+    """
+    if cls_logits.ndim != 2:
+        raise ValueError(f"cls_logits must have shape (B, A), got {tuple(cls_logits.shape)}")
+    num_images, num_anchors = cls_logits.shape
+    if box_deltas.shape != (num_images, num_anchors, 4):
+        raise ValueError(
+            f"box_deltas must have shape ({num_images}, {num_anchors}, 4), got "
+            f"{tuple(box_deltas.shape)}"
+        )
+    if anchors.shape != (num_anchors, 4):
+        raise ValueError(f"anchors must have shape ({num_anchors}, 4), got {tuple(anchors.shape)}")
+    counts = [int(c) for c in num_anchors_per_level]
+    if sum(counts) != num_anchors or any(c < 0 for c in counts):
+        raise ValueError(
+            f"num_anchors_per_level must be counts summing to {num_anchors}, got {counts}"
+        )
+    thr = torch.tensor(check_fraction(score_thr, "score_thr"), dtype=torch.float32)
+    check_fraction(nms_iou_thr, "nms_iou_thr")
+    # Stable sigmoid in float64, rounded once to float32, as the core does.
+    scores = torch.sigmoid(cls_logits.double()).float()
+    results = []
+    for b in range(num_images):
+        chosen = []
+        start = 0
+        for c in counts:
+            level = scores[b, start : start + c]
+            idx = torch.nonzero(level > thr.to(level.device)).squeeze(1)
+            if pre_nms_top_k is not None and idx.numel() > pre_nms_top_k:
+                idx = idx[_rank_order(level[idx])[:pre_nms_top_k]].sort().values
+            chosen.append(idx + start)
+            start += c
+        cand = torch.cat(chosen) if chosen else torch.zeros(0, dtype=torch.int64)
+        boxes = decode(anchors[cand].float(), box_deltas[b, cand].float(), variances)
+        if image_hw is not None:
+            h, w = image_hw
+            boxes = torch.stack(
+                [
+                    boxes[:, 0].clamp(0, w),
+                    boxes[:, 1].clamp(0, h),
+                    boxes[:, 2].clamp(0, w),
+                    boxes[:, 3].clamp(0, h),
+                ],
+                dim=1,
+            )
+        keep = nms(boxes, scores[b, cand], nms_iou_thr)
+        if max_detections is not None:
+            keep = keep[:max_detections]
+        results.append((boxes[keep], scores[b, cand][keep]))
+    return results
