@@ -23,3 +23,8 @@ def warm_up() -> None:
     anchors = AnchorGenerator().grid_anchors((32, 32))
     face = np.array([[4, 4, 20, 20]], dtype=np.float32)
     HAMBoxMatcher()(anchors, face, anchors)  # one signature serves every strategy and path
+
+    from .evaluation.widerface import WiderGroundTruth, pr_curves
+
+    tiny = WiderGroundTruth.from_images([("e", "i")], [[[0, 0, 10, 10]]], {"hard": [[True]]})
+    pr_curves({("e", "i"): [[0, 0, 10, 10, 0.9], [50, 50, 5, 5, 0.1]]}, tiny)

@@ -1,0 +1,174 @@
+"""Line-oriented parsing helpers shared by every annotation and prediction reader.
+
+Every reader in :mod:`hambox_core.datasets` and :mod:`hambox_core.evaluation` reports bad input
+the same way: a :class:`ValueError` whose message starts with ``"<file>, line <n>: "`` (1-based
+line numbers, counted on ``\\n`` like an editor does), so that a user can open the file at the
+offending line. Files are read as UTF-8 (a leading byte-order mark is tolerated); Windows line
+endings and trailing whitespace are accepted everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+__all__ = [
+    "LineReader",
+    "fail",
+    "format_float32",
+    "format_number",
+    "is_number",
+    "parse_count",
+    "parse_floats",
+    "parse_ints",
+    "read_text_lines",
+]
+
+
+def fail(path: str, lineno: int, message: str) -> ValueError:
+    """The :class:`ValueError` every reader raises: ``"<path>, line <lineno>: <message>"``."""
+    return ValueError(f"{path}, line {lineno}: {message}")
+
+
+def read_text_lines(path) -> tuple[str, list[str]]:
+    """Read a UTF-8 text file and return ``(path_as_str, lines)``.
+
+    Lines are split on ``"\\n"`` only (a trailing ``"\\r"`` stays and counts as whitespace), so
+    that line numbers in error messages match what an editor shows.
+
+    Raises
+    ------
+    ValueError
+        If the file is not valid UTF-8 (the message names the file and the line).
+    """
+    p = os.fspath(path)
+    with open(p, "rb") as fh:
+        data = fh.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise fail(p, line, "not valid UTF-8 text") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return p, lines
+
+
+def is_number(token: str) -> bool:
+    """True if ``token`` parses as a float (``nan`` and ``inf`` included)."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_ints(path: str, lineno: int, tokens: list[str], what: str) -> list[int]:
+    """Parse every token as a decimal integer, or raise naming the file, line and token."""
+    out = []
+    for tok in tokens:
+        try:
+            out.append(int(tok))
+        except ValueError:
+            raise fail(path, lineno, f"{what}: {tok!r} is not an integer") from None
+    return out
+
+
+def parse_floats(path: str, lineno: int, tokens: list[str], what: str) -> list[float]:
+    """Parse every token as a finite float, or raise naming the file, line and token."""
+    out = []
+    for tok in tokens:
+        try:
+            v = float(tok)
+        except ValueError:
+            raise fail(path, lineno, f"{what}: {tok!r} is not a number") from None
+        if not math.isfinite(v):
+            raise fail(path, lineno, f"{what}: {tok!r} is not finite")
+        out.append(v)
+    return out
+
+
+def parse_count(path: str, lineno: int, line: str, what: str = "face count") -> int:
+    """Parse a count line: one integer >= 0 (an integral float such as ``"3.0"`` is accepted)."""
+    tokens = line.split()
+    if len(tokens) != 1:
+        raise fail(path, lineno, f"expected the {what} (one integer), got {line.strip()!r}")
+    tok = tokens[0]
+    try:
+        value = int(tok)
+    except ValueError:
+        try:
+            f = float(tok)
+        except ValueError:
+            raise fail(path, lineno, f"{what} {tok!r} is not an integer") from None
+        if not (math.isfinite(f) and f == int(f)):
+            raise fail(path, lineno, f"{what} {tok!r} is not an integer") from None
+        value = int(f)
+    if value < 0:
+        raise fail(path, lineno, f"{what} {tok!r} is negative")
+    return value
+
+
+def format_number(value: float) -> str:
+    """Shortest text that reads back to exactly ``value``: an integer when integral."""
+    v = float(value)
+    if v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v)
+
+
+def format_float32(value) -> str:
+    """Shortest text that reads back (as float64, then rounded to float32) to ``value``.
+
+    ``value`` is a float32; the shortest float32 representation is used when reading it as a
+    float64 and rounding to float32 gives it back (nearly always), else the exact float64 text.
+    """
+    f = np.float32(value)
+    if float(f).is_integer() and abs(float(f)) < 1e7:
+        return str(int(f))
+    short = np.format_float_positional(f, unique=True, trim="0")
+    if np.float32(float(short)) == f:
+        return short
+    return repr(float(f))
+
+
+class LineReader:
+    """A cursor over a file's lines that skips blank lines and remembers line numbers.
+
+    ``next()`` returns ``(lineno, line)`` of the next non-blank line or ``None`` at the end;
+    ``peek()`` does the same without consuming it.
+    """
+
+    def __init__(self, path: str, lines: list[str]):
+        self.path = path
+        self.lines = lines
+        self.pos = 0
+
+    def _skip_blank(self) -> None:
+        while self.pos < len(self.lines) and not self.lines[self.pos].strip():
+            self.pos += 1
+
+    def peek(self) -> tuple[int, str] | None:
+        self._skip_blank()
+        if self.pos >= len(self.lines):
+            return None
+        return self.pos + 1, self.lines[self.pos]
+
+    def next(self) -> tuple[int, str] | None:
+        item = self.peek()
+        if item is not None:
+            self.pos += 1
+        return item
+
+    def expect(self, what: str) -> tuple[int, str]:
+        """The next non-blank line, or a ValueError saying the file ended while ``what`` was due."""
+        item = self.next()
+        if item is None:
+            last = len(self.lines) + 1 if self.lines else 1
+            raise fail(self.path, last, f"file ends where {what} was expected")
+        return item

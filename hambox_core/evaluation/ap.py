@@ -1,0 +1,390 @@
+"""VOC average precision and the AFW / PASCAL Face evaluation protocol.
+
+:func:`voc_ap` is the all-point interpolated AP of PASCAL VOC (``VOCap.m`` of the VOC 2010+
+devkit, which the WIDER FACE tools copy): pad recall with 0 and 1 and precision with 0 and 0,
+replace each precision by the maximum of itself and every later one, and sum precision times
+the recall step where recall changes. Like MATLAB's ``max``, the running maximum ignores NaN
+(a NaN precision, 0/0 before the first proposal, never enters the sum).
+
+:func:`evaluate_face_ap` is the protocol that face-detection papers (HAMBox included) use for
+AFW (Zhu and Ramanan, CVPR 2012) and PASCAL Face (Yan et al., 2014), as implemented by the
+``face-eval`` toolbox of Mathias, Benenson, Pedersoli and Van Gool ("Face detection without
+bells and whistles", ECCV 2014; files ``plot_AP.py``, ``VOCpr.py``, ``util.py``,
+``database.py``), with its default options:
+
+* **Ignored faces**: a face narrower or shorter than ``min_size = 30`` pixels (``x1 - x0`` or
+  ``y1 - y0``, no "+1") is ignored, as is any face the annotation itself flags (the fifth
+  column of the annotation array, the ``ignore`` flag of the toolbox's re-annotations). A
+  detection matched to an ignored face is neither a true nor a false positive.
+* **Small detections dropped** (``filterdet``): with ``min_pix = int(sqrt(0.5 * 30 * 30)) = 21``,
+  a detection is kept only if its width *or* its height (``x1 - x0``, ``y1 - y0``) exceeds 21.
+* **Matching** (``VOCprRecord``): detections of all images are visited in decreasing score
+  (stable: ties keep their input order, images in mapping order, rows in array order); each
+  takes the face of highest IoU, the *last* face on ties (the toolbox compares with ``>=``).
+  The IoU uses the "+1" pixel convention of ``util.overlap``: sides ``|x1 - x0| + 1``, an
+  intersection only when the boxes overlap strictly (``x1 > x0'`` on both sides and axes), of
+  ``(min(x1) - max(x0) + 1) * (...)``. The detection is a true positive if the IoU is strictly
+  above ``0.5`` and the face is not ignored and not yet detected, nothing if the face is
+  ignored, else a false positive. Detections of images without faces (or unknown to the
+  annotations) are false positives.
+* **Box calibration** (``evaluate_optim``): detectors draw boxes in different styles, so the
+  toolbox fits the detections to the annotation style: each round evaluates, then takes the
+  mean over true positives of ``tx = (gt_cx - det_cx) / det_w``, ``ty`` likewise,
+  ``sx = gt_w / det_w``, ``sy = gt_h / det_h``, and moves and scales every detection box
+  (centre ``+= (tx * w, ty * h)``, half-sides ``*= (sx, sy)``). With ``iter = 5`` rounds the
+  reported precision-recall is that of the fifth evaluation, i.e. of the boxes calibrated four
+  times (the fifth fit is computed but not applied); ``calibration_iterations=1`` means no
+  calibration. *Choice*: a round without true positives fits the identity (the toolbox takes the
+  mean of nothing, NaN, which makes every later detection a false positive; both give AP 0).
+* **AP**: :func:`voc_ap` of ``recall = cumsum(tp) / faces`` and
+  ``precision = cumsum(tp) / (cumsum(tp) + cumsum(fp))`` over the sorted detections, where
+  ``faces`` counts the faces that are not ignored.
+
+Detections and annotations are xyxy boxes in pixels. The toolbox's detection text format is
+read by :func:`read_face_eval_detections`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..datasets._text import fail, format_number, parse_floats, read_text_lines
+
+__all__ = [
+    "FaceAPResult",
+    "evaluate_face_ap",
+    "read_face_eval_detections",
+    "voc_ap",
+    "write_face_eval_detections",
+]
+
+
+def voc_ap(recall, precision) -> float:
+    """All-point interpolated average precision (``VOCap.m``).
+
+    Parameters
+    ----------
+    recall : array_like of shape (K,)
+        Non-decreasing recall values.
+    precision : array_like of shape (K,)
+        Precision at each recall value; NaN entries (0/0) are ignored by the running maximum,
+        as MATLAB's ``max`` ignores them.
+
+    Returns
+    -------
+    float
+        ``sum((r[i] - r[i - 1]) * p_interp[i])`` over the indices where recall changes, with
+        recall padded by 0 and 1 and precision by 0 and 0.
+
+    Examples
+    --------
+    >>> voc_ap([0.5, 0.5, 1.0], [1.0, 0.5, 2 / 3])
+    0.8333333333333333
+    >>> voc_ap([], [])
+    0.0
+    """
+    rec = np.asarray(recall, dtype=np.float64).reshape(-1)
+    prec = np.asarray(precision, dtype=np.float64).reshape(-1)
+    if rec.shape != prec.shape:
+        raise ValueError(f"recall and precision differ in shape: {rec.shape} vs {prec.shape}")
+    mrec = np.concatenate(([0.0], rec, [1.0]))
+    mpre = np.concatenate(([0.0], prec, [0.0]))
+    mpre = np.fmax.accumulate(mpre[::-1])[::-1]
+    idx = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
+    return float(np.sum((mrec[idx] - mrec[idx - 1]) * mpre[idx]))
+
+
+@dataclass(frozen=True, eq=False)
+class FaceAPResult:
+    """Result of :func:`evaluate_face_ap`.
+
+    Attributes
+    ----------
+    ap : float
+        VOC all-point AP.
+    precision, recall : ndarray of shape (D,), float64
+        After each detection in score order (NaN precision before the first counted one).
+    scores : ndarray of shape (D,), float64
+        Detection scores in that order.
+    num_faces : int
+        Faces that are not ignored.
+    calibration : ndarray of shape (iterations, 4), float64
+        ``(tx, ty, sx, sy)`` fitted in each round; every row but the last was applied.
+    boxes : ndarray of shape (D, 4), float64
+        The evaluated (calibrated) detection boxes, xyxy, in score order.
+    """
+
+    ap: float
+    precision: np.ndarray
+    recall: np.ndarray
+    scores: np.ndarray
+    num_faces: int
+    calibration: np.ndarray
+    boxes: np.ndarray
+
+
+def _overlap(det: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """IoU matrix (D, G) of ``util.overlap`` ("+1" pixels, strict overlap test), float64."""
+    dx0, dy0, dx1, dy1 = (det[:, None, k] for k in range(4))
+    gx0, gy0, gx1, gy1 = (gt[None, :, k] for k in range(4))
+    a1 = (np.abs(dx0 - dx1) + 1) * (np.abs(dy0 - dy1) + 1)
+    a2 = (np.abs(gx0 - gx1) + 1) * (np.abs(gy0 - gy1) + 1)
+    hit = (dy1 > gy0) & (gy1 > dy0) & (dx1 > gx0) & (gx1 > dx0)
+    ia = (np.minimum(dx1, gx1) - np.maximum(dx0, gx0) + 1) * (
+        np.minimum(dy1, gy1) - np.maximum(dy0, gy0) + 1
+    )
+    ia = np.where(hit, ia, 0.0)
+    return ia / ((a1 + a2) - ia)
+
+
+def _check_boxes(arr, name: str, key, cols: tuple[int, ...]) -> np.ndarray:
+    a = np.asarray(arr)
+    if a.dtype == object or not (
+        np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+    ):
+        raise ValueError(f"{name} of {key!r} must hold real numbers, got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if a.size == 0:
+        a = a.reshape(0, cols[0])
+    if a.ndim != 2 or a.shape[1] not in cols:
+        raise ValueError(f"{name} of {key!r} must have shape (N, {' or '.join(map(str, cols))})")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} of {key!r} hold a non-finite value")
+    if ((a[:, 2] < a[:, 0]) | (a[:, 3] < a[:, 1])).any():
+        raise ValueError(f"{name} of {key!r} must satisfy x1 >= x0 and y1 >= y0")
+    return a
+
+
+def _evaluate_once(boxes, order, image_of, gts, ignored, iou_threshold):
+    """One ``VOCprRecordOptim`` pass: tp/fp per detection (in ``order``) and TP statistics."""
+    n = order.shape[0]
+    tp = np.zeros(n)
+    fp = np.zeros(n)
+    stats = []
+    rank_of = np.empty(n, np.int64)
+    rank_of[order] = np.arange(n)
+    # group the sorted detections by image; within an image keep the global (score) order
+    by_image: dict[int, list[int]] = {}
+    for r in order.tolist():
+        by_image.setdefault(int(image_of[r]), []).append(r)
+    for img, rows in by_image.items():
+        gt = gts[img] if img >= 0 else None
+        if gt is None or gt.shape[0] == 0:
+            fp[rank_of[rows]] = 1
+            continue
+        ious = _overlap(boxes[rows], gt)
+        g_count = gt.shape[0]
+        best = g_count - 1 - np.argmax(ious[:, ::-1], axis=1)  # last face on ties
+        top = ious[np.arange(len(rows)), best]
+        detected = np.zeros(g_count, bool)
+        ign = ignored[img]
+        for k, r in enumerate(rows):
+            if top[k] > iou_threshold:
+                g = int(best[k])
+                if ign[g]:
+                    continue
+                if detected[g]:
+                    fp[rank_of[r]] = 1
+                    continue
+                detected[g] = True
+                tp[rank_of[r]] = 1
+                d = boxes[r]
+                f = gt[g]
+                dw = d[2] - d[0]
+                dh = d[3] - d[1]
+                stats.append(
+                    (
+                        ((f[2] + f[0]) / 2.0 - (d[2] + d[0]) / 2.0) / dw,
+                        ((f[3] + f[1]) / 2.0 - (d[3] + d[1]) / 2.0) / dh,
+                        (f[2] - f[0]) / dw,
+                        (f[3] - f[1]) / dh,
+                    )
+                )
+            else:
+                fp[rank_of[r]] = 1
+    return tp, fp, stats
+
+
+def evaluate_face_ap(
+    detections: Mapping,
+    annotations: Mapping,
+    *,
+    min_size: float = 30,
+    iou_threshold: float = 0.5,
+    calibration_iterations: int = 5,
+) -> FaceAPResult:
+    """AP under the AFW / PASCAL Face protocol of the ``face-eval`` toolbox.
+
+    Parameters
+    ----------
+    detections : mapping of str to array_like of shape (N, 5)
+        Per image, ``x0 y0 x1 y1 score`` rows (pixels, ``x1 >= x0``, ``y1 >= y0``).
+    annotations : mapping of str to array_like of shape (G, 4) or (G, 5)
+        Per image, ``x0 y0 x1 y1`` faces, optionally with a fifth column that is non-zero for
+        faces the annotation marks as ignored.
+    min_size : float, default 30
+        Faces with width or height below it are ignored; detections no wider and no taller
+        than ``int(sqrt(0.5 * min_size ** 2))`` are dropped.
+    iou_threshold : float, default 0.5
+        A detection matches a face when the IoU is strictly greater.
+    calibration_iterations : int, default 5
+        Rounds of evaluation and box calibration (1: no calibration).
+
+    Returns
+    -------
+    FaceAPResult
+
+    Raises
+    ------
+    ValueError
+        On malformed arrays (shape, non-finite values, inverted boxes).
+
+    Examples
+    --------
+    >>> ann = {"img1": [[10, 10, 110, 110]], "img2": [[0, 0, 50, 50], [200, 200, 210, 210]]}
+    >>> det = {"img1": [[12, 8, 112, 108, 0.9]], "img2": [[0, 0, 52, 52, 0.8],
+    ...                                                   [200, 200, 212, 212, 0.95]]}
+    >>> r = evaluate_face_ap(det, ann, calibration_iterations=1)
+    >>> r.ap, r.num_faces
+    (1.0, 2)
+    """
+    calibration_iterations = int(calibration_iterations)
+    if calibration_iterations < 1:
+        raise ValueError("calibration_iterations must be >= 1")
+    names = list(annotations)
+    index = {n: i for i, n in enumerate(names)}
+    gts, ignored = [], []
+    for n in names:
+        a = _check_boxes(annotations[n], "annotations", n, (4, 5))
+        w = a[:, 2] - a[:, 0]
+        h = a[:, 3] - a[:, 1]
+        ign = (w < min_size) | (h < min_size)
+        if a.shape[1] == 5:
+            ign |= a[:, 4] != 0
+        gts.append(np.ascontiguousarray(a[:, :4]))
+        ignored.append(ign)
+    num_faces = int(sum(int((~i).sum()) for i in ignored))
+
+    min_pix = int(math.sqrt(0.5 * min_size * min_size))
+    parts, images, unknown = [], [], 0
+    for n, arr in detections.items():
+        d = _check_boxes(arr, "detections", n, (5,))
+        keep = ((d[:, 2] - d[:, 0]) > min_pix) | ((d[:, 3] - d[:, 1]) > min_pix)
+        d = d[keep]
+        img = index.get(n, -1)
+        if img < 0 and d.shape[0]:
+            unknown += 1
+        parts.append(d)
+        images.append(np.full(d.shape[0], img, np.int64))
+    if unknown:
+        warnings.warn(
+            f"detections of {unknown} image(s) not in the annotations count as false positives",
+            UserWarning,
+            stacklevel=2,
+        )
+    det = np.concatenate(parts) if parts else np.zeros((0, 5))
+    image_of = np.concatenate(images) if images else np.zeros(0, np.int64)
+    boxes = det[:, :4].copy()
+    scores = det[:, 4].copy()
+    order = np.argsort(-scores, kind="stable")
+
+    calib = np.zeros((calibration_iterations, 4))
+    for it in range(calibration_iterations):
+        tp, fp, stats = _evaluate_once(boxes, order, image_of, gts, ignored, iou_threshold)
+        if stats:
+            table = np.asarray(stats, dtype=np.float64)
+            # numpy.mean of each list, as the toolbox does (pairwise sum over a 1-d array)
+            tx, ty, sx, sy = (float(np.mean(np.ascontiguousarray(table[:, k]))) for k in range(4))
+        else:
+            tx, ty, sx, sy = 0.0, 0.0, 1.0, 1.0
+        calib[it] = (tx, ty, sx, sy)
+        if it + 1 < calibration_iterations:
+            hw = (boxes[:, 2] - boxes[:, 0]) / 2.0
+            hh = (boxes[:, 3] - boxes[:, 1]) / 2.0
+            cx = (boxes[:, 2] + boxes[:, 0]) / 2.0 + tx * hw * 2
+            cy = (boxes[:, 3] + boxes[:, 1]) / 2.0 + ty * hh * 2
+            boxes = np.stack([cx - hw * sx, cy - hh * sy, cx + hw * sx, cy + hh * sy], axis=1)
+    ctp = np.cumsum(tp)
+    cfp = np.cumsum(fp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = ctp / num_faces
+        precision = ctp / (cfp + ctp)
+    return FaceAPResult(
+        ap=voc_ap(recall, precision),
+        precision=precision,
+        recall=recall,
+        scores=scores[order],
+        num_faces=num_faces,
+        calibration=calib,
+        boxes=boxes[order],
+    )
+
+
+def read_face_eval_detections(path) -> dict[str, np.ndarray]:
+    """Read the ``face-eval`` detection text format: ``name score x0 y0 x1 y1`` per line.
+
+    The name is cut at its first ``.`` (``img.jpg`` becomes ``img``), as the toolbox does.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    dict of str to ndarray of shape (N, 5), float64
+        ``x0 y0 x1 y1 score`` rows per image, in file order.
+
+    Raises
+    ------
+    ValueError
+        If a line does not hold a name and five finite numbers (file and line named).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "dets.txt"
+    >>> _ = f.write_text("img1.jpg 0.9 10 10 110 110\\nimg1.jpg 0.3 5 5 40 40\\n")
+    >>> read_face_eval_detections(f)["img1"][:, 4].tolist()
+    [0.9, 0.3]
+    """
+    p, lines = read_text_lines(path)
+    rows: dict[str, list[list[float]]] = {}
+    for lineno, line in enumerate(lines, start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        if len(tokens) != 6:
+            raise fail(p, lineno, f"expected 'name score x0 y0 x1 y1', got {len(tokens)} values")
+        score, x0, y0, x1, y1 = parse_floats(p, lineno, tokens[1:], "detection")
+        rows.setdefault(tokens[0].split(".")[0], []).append([x0, y0, x1, y1, score])
+    return {k: np.asarray(v, dtype=np.float64) for k, v in rows.items()}
+
+
+def write_face_eval_detections(path, detections: Mapping) -> None:
+    """Write detections (``x0 y0 x1 y1 score`` rows per image) in the ``face-eval`` format.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "dets.txt"
+    >>> write_face_eval_detections(f, {"img1": [[10, 10, 110, 110, 0.9]]})
+    >>> f.read_text()
+    'img1 0.9 10 10 110 110\\n'
+    """
+    out = []
+    for name, arr in detections.items():
+        if not isinstance(name, str) or not name or len(name.split()) != 1:
+            raise ValueError(f"image name {name!r} must be one token without whitespace")
+        a = np.asarray(arr, dtype=np.float64).reshape(-1, 5)
+        if not np.isfinite(a).all():
+            raise ValueError(f"detections of {name!r} hold a non-finite value")
+        for x0, y0, x1, y1, s in a.tolist():
+            out.append(" ".join([name, *(format_number(v) for v in (s, x0, y0, x1, y1))]) + "\n")
+    with open(os.fspath(path), "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("".join(out))

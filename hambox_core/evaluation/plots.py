@@ -1,0 +1,169 @@
+"""Precision-recall and ROC plots (matplotlib, an optional dependency).
+
+matplotlib is imported only when a plot function is called, so that
+``hambox_core.evaluation`` works without it; a call without matplotlib raises
+:class:`ImportError` saying how to install it (``pip install 'hambox[plot]'``). The functions
+build a ``matplotlib.figure.Figure`` directly (no ``pyplot`` state, no GUI backend) and
+return it; with ``path`` they also save it.
+
+:func:`plot_widerface_pr` draws the figure of the official WIDER FACE tool and of the HAMBox
+paper's Fig. 6: one panel per setting (Easy, Medium, Hard), precision against recall on
+``[0, 1]``, one curve per method, legend entries ``"<method>-<AP to 3 decimals>"`` sorted by
+decreasing AP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["plot_face_ap", "plot_fddb_roc", "plot_widerface_pr"]
+
+
+def _figure_class():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(
+            "plotting needs matplotlib, an optional dependency of hambox: "
+            "pip install 'hambox[plot]' (or pip install matplotlib)"
+        ) from exc
+    return Figure
+
+
+def _style_pr_axes(ax, title: str) -> None:
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.set_title(title)
+    ax.grid(True, linestyle=":", linewidth=0.8)
+    ax.set_aspect("equal")
+
+
+def _by_method(results, name: str):
+    """Accept ``{setting: curve}`` for one method or ``{method: {setting: curve}}``."""
+    if not isinstance(results, Mapping) or not results:
+        raise ValueError("results must be a non-empty mapping")
+    first = next(iter(results.values()))
+    if isinstance(first, Mapping):
+        return dict(results)
+    return {name: results}
+
+
+def plot_widerface_pr(results, *, name: str = "HAMBox", path=None, dpi: int = 150):
+    """WIDER FACE precision-recall curves, one panel per setting (paper Fig. 6 style).
+
+    Parameters
+    ----------
+    results : mapping
+        ``{setting: PRCurve}`` of one method (as :func:`~hambox_core.evaluation.widerface.pr_curves`
+        returns) or ``{method: {setting: PRCurve}}`` to compare several.
+    name : str, default "HAMBox"
+        Legend name when ``results`` holds one method.
+    path : str or os.PathLike, optional
+        Save the figure there (format from the extension).
+    dpi : int, default 150
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    """
+    figure_class = _figure_class()
+    methods = _by_method(results, name)
+    settings = []
+    for curves in methods.values():
+        settings.extend(s for s in curves if s not in settings)
+    fig = figure_class(figsize=(4.2 * len(settings), 4.4), layout="constrained")
+    axes = fig.subplots(1, len(settings), squeeze=False)[0]
+    for ax, setting in zip(axes, settings, strict=True):
+        entries = [(m, c[setting]) for m, c in methods.items() if setting in c]
+        entries.sort(key=lambda mc: -mc[1].ap if np.isfinite(mc[1].ap) else np.inf)
+        for method, curve in entries:
+            ok = np.isfinite(curve.precision) & np.isfinite(curve.recall)
+            ax.plot(
+                curve.recall[ok],
+                curve.precision[ok],
+                linewidth=2.0,
+                label=f"{method}-{curve.ap:.3f}",
+            )
+        _style_pr_axes(ax, setting.capitalize())
+        ax.legend(loc="lower left", fontsize="small")
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def plot_face_ap(results, *, title: str = "", path=None, dpi: int = 150):
+    """AFW / PASCAL Face precision-recall curves (paper Fig. 5 a, b style).
+
+    Parameters
+    ----------
+    results : mapping of str to FaceAPResult
+        Per method, as :func:`~hambox_core.evaluation.ap.evaluate_face_ap` returns.
+    title : str, optional
+    path : str or os.PathLike, optional
+    dpi : int, default 150
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    figure_class = _figure_class()
+    fig = figure_class(figsize=(5.0, 4.6), layout="constrained")
+    ax = fig.subplots()
+    for method, r in sorted(results.items(), key=lambda kv: -kv[1].ap):
+        ok = np.isfinite(r.precision) & np.isfinite(r.recall)
+        ax.plot(r.recall[ok], r.precision[ok], linewidth=2.0, label=f"{method} (AP {r.ap:.2%})")
+    _style_pr_axes(ax, title)
+    ax.legend(loc="lower left", fontsize="small")
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def plot_fddb_roc(
+    results, *, kind: str = "discrete", max_fp: int = 2000, path=None, dpi: int = 150
+):
+    """FDDB ROC curves: true positive rate against false positives (paper Fig. 5 c style).
+
+    Parameters
+    ----------
+    results : mapping of str to FDDBResult
+        Per method, as :func:`~hambox_core.evaluation.fddb.evaluate` returns.
+    kind : {"discrete", "continuous"}, default "discrete"
+    max_fp : int, default 2000
+        Right end of the false-positive axis.
+    path : str or os.PathLike, optional
+    dpi : int, default 150
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if kind not in ("discrete", "continuous"):
+        raise ValueError(f"kind must be 'discrete' or 'continuous', got {kind!r}")
+    figure_class = _figure_class()
+    fig = figure_class(figsize=(5.6, 4.4), layout="constrained")
+    ax = fig.subplots()
+    rocs = {m: getattr(r, kind) for m, r in results.items()}
+    for method, roc in sorted(rocs.items(), key=lambda kv: -kv[1].tpr_at(1000)):
+        fp = np.concatenate(([0], roc.false_positives))
+        tpr = np.concatenate(([0.0], roc.tpr))
+        ax.plot(fp, tpr, linewidth=2.0, label=f"{method} ({roc.tpr_at(1000):.4f})")
+    ax.set_xlim(0, max_fp)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("False positives")
+    ax.set_ylabel("True positive rate")
+    ax.set_title(f"FDDB {kind} ROC")
+    ax.grid(True, linestyle=":", linewidth=0.8)
+    ax.legend(loc="lower right", fontsize="small")
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
