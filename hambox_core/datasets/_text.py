@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "LineReader",
+    "detection_rows",
     "fail",
     "format_float32",
     "format_number",
@@ -112,6 +113,16 @@ def parse_count(path: str, lineno: int, line: str, what: str = "face count") -> 
     if value < 0:
         raise fail(path, lineno, f"{what} {tok!r} is negative")
     return value
+
+
+def detection_rows(name, arr) -> list[list[float]]:
+    """Rows of one image's ``(N, 5)`` detections for writing, after checking name and values."""
+    if not isinstance(name, str) or not name or len(name.split()) != 1:
+        raise ValueError(f"image name {name!r} must be one token without whitespace")
+    a = np.asarray(arr, dtype=np.float64).reshape(-1, 5)
+    if not np.isfinite(a).all():
+        raise ValueError(f"detections of {name!r} hold a non-finite value")
+    return a.tolist()
 
 
 def format_number(value: float) -> str:

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..datasets._text import fail, format_number, parse_floats, read_text_lines
+from ..datasets._text import detection_rows, fail, format_number, parse_floats, read_text_lines
 
 __all__ = [
     "FaceAPResult",
@@ -379,12 +379,7 @@ def write_face_eval_detections(path, detections: Mapping) -> None:
     """
     out = []
     for name, arr in detections.items():
-        if not isinstance(name, str) or not name or len(name.split()) != 1:
-            raise ValueError(f"image name {name!r} must be one token without whitespace")
-        a = np.asarray(arr, dtype=np.float64).reshape(-1, 5)
-        if not np.isfinite(a).all():
-            raise ValueError(f"detections of {name!r} hold a non-finite value")
-        for x0, y0, x1, y1, s in a.tolist():
+        for x0, y0, x1, y1, s in detection_rows(name, arr):
             out.append(" ".join([name, *(format_number(v) for v in (s, x0, y0, x1, y1))]) + "\n")
     with open(os.fspath(path), "w", encoding="utf-8", newline="\n") as fh:
         fh.write("".join(out))

@@ -54,6 +54,7 @@ import numpy as np
 
 from ..datasets._text import (
     LineReader,
+    detection_rows,
     fail,
     format_number,
     is_number,
@@ -483,12 +484,8 @@ def write_detections(path, detections: Mapping) -> None:
     """
     chunks = []
     for name, arr in detections.items():
-        if not isinstance(name, str) or not name or len(name.split()) != 1:
-            raise ValueError(f"image name {name!r} must be one token without whitespace")
-        a = np.asarray(arr, dtype=np.float64).reshape(-1, 5)
-        if not np.isfinite(a).all():
-            raise ValueError(f"detections of {name!r} hold a non-finite value")
-        chunks.append(f"{name}\n{a.shape[0]}\n")
-        chunks.extend(" ".join(format_number(v) for v in row) + "\n" for row in a.tolist())
+        rows = detection_rows(name, arr)
+        chunks.append(f"{name}\n{len(rows)}\n")
+        chunks.extend(" ".join(format_number(v) for v in row) + "\n" for row in rows)
     with open(os.fspath(path), "w", encoding="utf-8", newline="\n") as fh:
         fh.write("".join(chunks))
