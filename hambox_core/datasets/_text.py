@@ -115,14 +115,27 @@ def parse_count(path: str, lineno: int, line: str, what: str = "face count") -> 
     return value
 
 
+def finite_matrix(value, width: int, what: str) -> np.ndarray:
+    """``value`` as a finite float64 ``(N, width)`` array; an empty input becomes ``(0, width)``.
+
+    Raises :class:`ValueError` starting with ``what`` for another shape or a non-finite value.
+    """
+    a = np.asarray(value, dtype=np.float64)
+    if a.size == 0:
+        a = a.reshape(0, width)
+    if a.ndim != 2 or a.shape[1] != width:
+        raise ValueError(f"{what} must have shape (N, {width}), got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{what} must be finite")
+    return a
+
+
 def detection_rows(name, arr) -> list[list[float]]:
     """Rows of one image's ``(N, 5)`` detections for writing, after checking name and values."""
     if not isinstance(name, str) or not name or len(name.split()) != 1:
         raise ValueError(f"image name {name!r} must be one token without whitespace")
-    a = np.asarray(arr, dtype=np.float64).reshape(-1, 5)
-    if not np.isfinite(a).all():
-        raise ValueError(f"detections of {name!r} hold a non-finite value")
-    return a.tolist()
+    flat = np.asarray(arr, dtype=np.float64).reshape(-1, 5)
+    return finite_matrix(flat, 5, f"detections of {name!r}").tolist()
 
 
 def format_number(value: float) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 from ._text import (
     LineReader,
     fail,
+    finite_matrix,
     format_number,
     is_number,
     parse_count,
@@ -204,13 +205,7 @@ def write_fddb_ellipses(path, ellipses: Mapping[str, np.ndarray]) -> None:
     chunks = []
     for name, arr in ellipses.items():
         _check_writable_name(name)
-        a = np.asarray(arr, dtype=np.float64)
-        if a.size == 0:
-            a = a.reshape(0, 5)
-        if a.ndim != 2 or a.shape[1] != 5:
-            raise ValueError(f"{name}: ellipses must have shape (N, 5), got {a.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError(f"{name}: ellipse values must be finite")
+        a = finite_matrix(arr, 5, f"{name}: ellipses")
         chunks.append(f"{name}\n{a.shape[0]}\n")
         for row in a:
             chunks.append(" ".join(format_number(v) for v in row) + "  1\n")

@@ -73,7 +73,14 @@ from pathlib import Path
 import numpy as np
 
 from .._numba import njit
-from ..datasets._text import fail, format_number, parse_count, parse_floats, read_text_lines
+from ..datasets._text import (
+    fail,
+    finite_matrix,
+    format_number,
+    parse_count,
+    parse_floats,
+    read_text_lines,
+)
 from .ap import voc_ap
 
 # MissingPredictionWarning is public (import it to filter the warning) but stays out of
@@ -247,14 +254,7 @@ class WiderGroundTruth:
                 raise ValueError(f"event {e!r} is not in events")
         arrays = []
         for (e, n), b in zip(keys, boxes, strict=True):
-            a = np.asarray(b, dtype=np.float64)
-            if a.size == 0:
-                a = a.reshape(0, 4)
-            if a.ndim != 2 or a.shape[1] != 4:
-                raise ValueError(f"boxes of {e}/{n} must have shape (G, 4), got {a.shape}")
-            if not np.isfinite(a).all():
-                raise ValueError(f"boxes of {e}/{n} must be finite")
-            arrays.append(a)
+            arrays.append(finite_matrix(b, 4, f"boxes of {e}/{n}"))
         counts = np.array([a.shape[0] for a in arrays], dtype=np.int64)
         offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
