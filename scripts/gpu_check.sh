@@ -14,5 +14,5 @@ print("device:", torch.cuda.get_device_name(0), "| torch", torch.__version__)
 PYEOF
 echo "== CUDA conformance tests"
 HYPOTHESIS_PROFILE=ci "$PY" -m pytest tests/conformance -q -k cuda -p no:cacheprovider
-echo "== batched matching, batch 28 x 640x640, 100 faces per image"
+echo "== batched matching (SMS, DMS, NAMS, HAMBox) and RAL forward + backward, batch 28 x 640x640, 100 faces per image"
 "$PY" bench/torch_matching.py --device cuda --batch 28 --faces 100 --rounds 5

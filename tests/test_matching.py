@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from reference import matching as ref
-from strategies import box_arrays
+from strategies import box_arrays, predictions_for, threshold_on_edge
 
 from hambox_core import (
     AnchorGenerator,
@@ -79,39 +79,6 @@ def faces_for(draw, anchors, max_n=25):
         faces.append(faces[0])
     order = draw(st.permutations(range(len(faces))))
     return np.asarray([faces[k] for k in order], np.float32).reshape(-1, 4)
-
-
-@st.composite
-def predictions_for(draw, anchors, faces):
-    """Predicted boxes: jittered anchors, some snapped onto faces, a few anywhere."""
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    pred = anchors.astype(np.float64).copy()
-    if len(pred):
-        size = np.maximum(pred[:, 2:] - pred[:, :2], 1.0)
-        pred[:, :2] += rng.normal(0, 0.15, (len(pred), 2)) * size
-        pred[:, 2:] = pred[:, :2] + size * np.exp(rng.normal(0, 0.2, (len(pred), 2)))
-        if len(faces):
-            snap = rng.random(len(pred)) < 0.05
-            pick = rng.integers(0, len(faces), len(pred))
-            pred[snap] = faces[pick[snap]] + rng.normal(0, 0.5, (snap.sum(), 4)) * (
-                rng.random((snap.sum(), 1)) < 0.7
-            )
-        wild = rng.random(len(pred)) < 0.01
-        pred[wild, :2] = rng.uniform(-500, 500, (wild.sum(), 2))
-        pred[wild, 2:] = pred[wild, :2] + rng.uniform(0, 300, (wild.sum(), 2))
-    pred[:, 2:] = np.maximum(pred[:, 2:], pred[:, :2])
-    return pred.astype(np.float32)
-
-
-def threshold_on_edge(draw, anchors, faces, default):
-    """A threshold that equals an IoU some anchor actually has with some face (or the default)."""
-    if len(anchors) == 0 or len(faces) == 0 or not draw(st.booleans()):
-        return default
-    iou = box_iou(anchors, faces)
-    values = np.unique(iou[(iou > 0) & (iou < 1)])
-    if values.size == 0:
-        return default
-    return float(values[draw(st.integers(0, values.size - 1))])
 
 
 @st.composite
