@@ -50,7 +50,7 @@ from hambox_core.datasets import WiderAnnotation, read_wider_annotations
 
 from .transforms import apply_transform
 
-__all__ = ["DataStats", "DataWarning", "WiderFaceDataset", "read_image"]
+__all__ = ["DataStats", "DataWarning", "UnreadableImageError", "WiderFaceDataset", "read_image"]
 
 SPLITS = ("train", "val")
 
