@@ -29,7 +29,7 @@ Rules, applied by :func:`load_config`:
 - The result is checked by :func:`validate` (ranges and cross-field rules).
 
 Overrides are ``KEY=VALUE`` strings with a dotted key; the value is read with
-``yaml.safe_load``, so ``optim.lr=0.02``, ``model.ssh=true``, ``anchors.strides=[4,8,16]`` and
+``yaml.safe_load``, so ``optim.lr=0.02``, ``model.ssh=true``, ``anchors.ratios=[1,1.5]`` and
 ``optim.grad_clip=null`` all work; a bare ``None`` is also read as null. Text fields (``name``,
 ``notes``, ``model.backbone``, ``data.root``, ...) take the raw text after ``=``, so
 ``data.root=2024`` is the folder "2024" (``null``, ``~`` or ``None`` still mean null for the
@@ -911,7 +911,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         metavar="KEY=VALUE",
         default=[],
         help="dotted overrides applied after the file, e.g. optim.lr=0.02 model.ssh=true "
-        "anchors.strides=[4,8,16]",
+        "anchors.ratios=[1,1.5]",
     )
     return parser
 
