@@ -27,7 +27,7 @@ __all__ = [
     "load_pretrained",
 ]
 
-# Name -> number of output channels of (C2, C3, C4, C5).
+#: Trunk name -> output channels of its four levels (strides 4, 8, 16, 32).
 BACKBONES = {
     "resnet18": (64, 128, 256, 512),
     "resnet34": (64, 128, 256, 512),
@@ -35,7 +35,7 @@ BACKBONES = {
     "mobilenet_v2": (24, 32, 96, 1280),
 }
 
-# Key prefixes of the ImageNet classifiers, which the trunks do not have.
+#: Key prefixes of the ImageNet classifiers, which the trunks do not have (ignored on load).
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")
 
 _RESNETS = {

@@ -33,7 +33,9 @@ from .pyramid_anchors import HeadBranch
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "DetectorOutput", "HAMBoxDetector", "build_detector"]
 
+#: Per-channel RGB mean the model subtracts from its [0, 1] input (ImageNet training set).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+#: Per-channel RGB standard deviation the model divides by (ImageNet training set).
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 

@@ -24,6 +24,7 @@ from torch import nn
 
 __all__ = ["HEAD_KINDS", "ConvHead", "DetectionHead", "flatten_level", "prior_bias"]
 
+#: Head kinds: one prediction conv, or RetinaNet's conv tower before it.
 HEAD_KINDS = ("single", "deep")
 
 

@@ -20,6 +20,7 @@ from torch import nn
 
 __all__ = ["FUSIONS", "LFPN", "SSH", "ExtraLevels", "fuse"]
 
+#: LFPN fusions: elementwise product (PyramidBox) or sum (FPN).
 FUSIONS = ("product", "sum")
 
 

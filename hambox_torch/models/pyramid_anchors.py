@@ -28,7 +28,7 @@ from .heads import DetectionHead
 
 __all__ = ["HEAD_SCALE", "HeadBranch", "head_anchors", "head_boxes", "scale_boxes"]
 
-# A head box is the face box scaled by this factor about its centre (PyramidBox).
+#: A head box is the face box scaled by this factor about its centre (PyramidBox).
 HEAD_SCALE = 2.0
 
 
