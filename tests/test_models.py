@@ -62,6 +62,12 @@ def test_outputs_have_one_row_per_generator_anchor(model, hw):
     assert out.cls_logits.dtype == torch.float32
 
 
+def test_outputs_are_float32_under_bfloat16_autocast(model):
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(torch.rand(1, 3, 32, 32))
+    assert all(t.dtype == torch.float32 for t in out)
+
+
 def test_without_pyramid_anchors_the_head_outputs_are_none():
     out = small_detector()(torch.rand(1, 3, 32, 32))
     assert out.head_cls_logits is None and out.head_box_deltas is None

@@ -44,9 +44,9 @@ class DetectorOutput(NamedTuple):
 
     Attributes
     ----------
-    cls_logits : Tensor[B, A]
+    cls_logits : Tensor[B, A], float32
         Face logits (apply a sigmoid for probabilities).
-    box_deltas : Tensor[B, A, 4]
+    box_deltas : Tensor[B, A, 4], float32
         Encoded box offsets (:func:`hambox_torch.boxes.decode` turns them into boxes).
     head_cls_logits : Tensor[B, A] or None
         Head-branch logits, with ``pyramid_anchors=True`` only.
@@ -223,13 +223,14 @@ class HAMBoxDetector(nn.Module):
         Returns
         -------
         DetectorOutput
-            Rows in the order of ``self.anchors((H, W))``.
+            Rows in the order of ``self.anchors((H, W))``, float32 also under autocast.
         """
         levels = self.features(images)
-        cls_logits, box_deltas = self.head(levels)
+        # float32 even under autocast: the matchers, losses and decoding expect it.
+        cls_logits, box_deltas = (t.float() for t in self.head(levels))
         if self.head_branch is None:
             return DetectorOutput(cls_logits, box_deltas)
-        head_cls, head_box = self.head_branch(levels)
+        head_cls, head_box = (t.float() for t in self.head_branch(levels))
         return DetectorOutput(cls_logits, box_deltas, head_cls, head_box)
 
     def anchors(self, image_hw, device=None) -> torch.Tensor:
