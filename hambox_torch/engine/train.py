@@ -165,10 +165,11 @@ def _seed_everything(seed: int) -> None:
 class _Logger:
     """JSONL (and optionally TensorBoard) records, written by the main process only."""
 
-    def __init__(self, out_dir: Path, enabled: bool, tensorboard: bool) -> None:
+    def __init__(self, out_dir: Path, enabled: bool, tensorboard: bool, append: bool) -> None:
         self.enabled = enabled
         self.history: list[dict] = []
-        self._file = open(out_dir / "metrics.jsonl", "a") if enabled else None
+        mode = "a" if append else "w"  # a fresh run starts a fresh log; a resumed one continues
+        self._file = open(out_dir / "metrics.jsonl", mode) if enabled else None
         self._tb = None
         if enabled and tensorboard:
             try:
@@ -259,7 +260,7 @@ def train(
         save_config(cfg, out_dir / "config.yaml")
     barrier(info)
     progress = progress and info.is_main
-    logger = _Logger(out_dir, info.is_main, cfg.run.tensorboard)
+    logger = _Logger(out_dir, info.is_main, cfg.run.tensorboard, append=bool(resume))
     try:
         root = data_root(cfg, progress=progress) if info.is_main else None
         barrier(info)
@@ -367,6 +368,14 @@ def _loop(
         image_hw = (int(images.shape[2]), int(images.shape[3]))
         with _autocast(device, cfg):
             output = model(images)
+        if not bool(
+            torch.isfinite(output.cls_logits).all() & torch.isfinite(output.box_deltas).all()
+        ):
+            raise NonFiniteLossError(
+                f"the detector's outputs became NaN or infinite at iteration {iteration + 1} "
+                "(the weights diverged); lower optim.lr, lengthen optim.warmup_iters or set "
+                "optim.grad_clip"
+            )
         sup = supervisor(output, image_hw, batch.gt_boxes, batch.gt_valid)
         if not torch.isfinite(sup.loss):
             parts = {k: float(v) for k, v in sup.parts.items()}
