@@ -46,6 +46,9 @@ nitpicky = True
 # standard library and numba have no inventory here (intersphinx would need the network).
 nitpick_ignore_regex = [
     (r"py:.*", r"(np|numpy|numba|scipy|collections|typing|weakref)(\..*)?"),
+    # torch, torchvision, Pillow and the standard library modules the torch side names.
+    (r"py:.*", r"(torch|torchvision|PIL|os|argparse|pathlib|dataclasses|functools|tqdm)(\..*)?"),
+    (r"py:.*", r"(skimage|tv_tensors|DataLoader|DistributedSampler)(\..*)?"),
     (r"py:.*", r"(int|float|bool|str|tuple|list|dict|None|object|callable|optional)"),
 ]
 

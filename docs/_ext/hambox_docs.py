@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 import time
 from pathlib import Path
 
@@ -26,20 +27,39 @@ PACKAGES = ("hambox_core", "hambox_torch")
 
 
 def _canonical(target: str) -> str | None:
-    """``hambox_core.Name[.attr]`` -> ``module.Name[.attr]`` where ``Name`` is defined."""
-    head, _, rest = target.partition(".")
-    if head not in PACKAGES or not rest:
+    """``package[.subpackage].Name[.attr]`` -> ``module.Name[.attr]`` where ``Name`` is defined.
+
+    Works for any package of ours that re-exports names (``hambox_core.HAMBoxMatcher``,
+    ``hambox_torch.models.HAMBoxDetector``, ...).
+    """
+    parts = target.split(".")
+    if parts[0] not in PACKAGES or len(parts) < 2:
         return None
-    name, _, attr = rest.partition(".")
-    try:
-        obj = getattr(importlib.import_module(head), name)
-    except (ImportError, AttributeError):
-        return None
-    module = getattr(obj, "__module__", None)
-    qualname = getattr(obj, "__qualname__", None)
-    if not module or not qualname or module == head:
-        return None
-    return f"{module}.{qualname}" + (f".{attr}" if attr else "")
+    for split in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:split])
+        try:
+            obj = getattr(importlib.import_module(head), parts[split])
+        except (ImportError, AttributeError):
+            continue
+        module = getattr(obj, "__module__", None)
+        qualname = getattr(obj, "__qualname__", None)
+        if not module or not qualname:
+            # A constant (dict, tuple, ...): the submodule of ``head`` that holds the object.
+            module, qualname = _holder(head, parts[split], obj), parts[split]
+        if not module or module == head:
+            return None
+        return ".".join([module, qualname, *parts[split + 1 :]])
+    return None
+
+
+def _holder(package: str, name: str, obj) -> str | None:
+    """The most specific loaded submodule of ``package`` whose ``name`` is ``obj``."""
+    found = [
+        modname
+        for modname, mod in list(sys.modules.items())
+        if modname.startswith(package + ".") and getattr(mod, name, None) is obj
+    ]
+    return max(found, key=len) if found else None
 
 
 def resolve_alias(app, env, node, contnode):
@@ -48,6 +68,11 @@ def resolve_alias(app, env, node, contnode):
         return None
     target = node.get("reftarget", "")
     canonical = _canonical(target)
+    if canonical is None and node.get("py:module"):
+        # A short name in a docstring, relative to the module (or package) it is written in.
+        canonical = _canonical(f"{node['py:module']}.{target}")
+        if canonical is None and node.get("py:class"):
+            canonical = _canonical(f"{node['py:module']}.{node['py:class']}.{target}")
     if canonical is None:
         return None
     domain = env.get_domain("py")

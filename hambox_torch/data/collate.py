@@ -235,7 +235,7 @@ def worker_init_fn(worker_id: int) -> None:
 
 
 class EpochDataLoader(DataLoader):
-    """A :class:`DataLoader` with :meth:`set_epoch`; built by :func:`build_train_loader`."""
+    """A :class:`DataLoader` with ``set_epoch``; built by :func:`build_train_loader`."""
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
         """Select the epoch (sample order and augmentations); call before iterating.

@@ -14,7 +14,7 @@ orientation (EXIF rotation is not applied: the annotations refer to the stored p
 Bad input never stops an epoch and is never dropped silently:
 
 * an image that cannot be read (missing, truncated, not an image) is reported by a
-  :class:`DataWarning` naming the file, counted in :attr:`WiderFaceDataset.stats`, and the
+  :class:`DataWarning` naming the file, counted in ``WiderFaceDataset.stats``, and the
   sample is replaced by the next readable image in file order (the transform still draws from
   the requested index's generator);
 * a face box partly outside its image is clipped to it (counted; one warning per file);
@@ -26,7 +26,7 @@ process*: with DataLoader workers each worker counts in its own copy of the data
 
 Randomness: sample ``i`` of epoch ``e`` is transformed with the generator
 ``numpy.random.default_rng((seed, e, i))`` (see :meth:`WiderFaceDataset.generator`), so it is
-the same whatever the worker count or order. The epoch comes from :meth:`set_epoch`, or from
+the same whatever the worker count or order. The epoch comes from ``set_epoch``, or from
 the key itself: ``dataset[(i, e)]`` is what the sampler of
 :func:`hambox_torch.data.collate.build_train_loader` asks for, which also works with
 persistent workers.
@@ -137,7 +137,7 @@ class WiderFaceDataset(torch.utils.data.Dataset):
     stats : DataStats
         Problems worked around so far in this process.
     epoch : int
-        The epoch used by ``dataset[i]`` (set with :meth:`set_epoch`).
+        The epoch used by ``dataset[i]`` (set with ``set_epoch``).
 
     Notes
     -----
@@ -146,7 +146,7 @@ class WiderFaceDataset(torch.utils.data.Dataset):
     (:class:`tv_tensors.BoundingBoxes` float32 XYXY (G, 4), ``canvas_size=(H, W)``),
     ``"image_id"`` (the path relative to ``images/``, a str) and ``"orig_size"``
     (``(H, W)``, a tuple of int). ``dataset[(i, epoch)]`` uses that epoch instead of
-    :attr:`epoch`.
+    ``epoch``.
     """
 
     def __init__(
@@ -207,7 +207,7 @@ class WiderFaceDataset(torch.utils.data.Dataset):
         self.epoch = int(epoch)
 
     def generator(self, index: int, epoch: int | None = None) -> np.random.Generator:
-        """The generator sample ``index`` of ``epoch`` (default :attr:`epoch`) draws from.
+        """The generator sample ``index`` of ``epoch`` (default ``epoch``) draws from.
 
         It is ``numpy.random.default_rng((seed, epoch, index))``: reproducible from the three
         numbers alone, and independent across epochs and indices.
@@ -307,7 +307,7 @@ class WiderFaceDataset(torch.utils.data.Dataset):
         return image, target
 
     def scan(self) -> DataStats:
-        """Decode every image once in this process and return the complete :attr:`stats`.
+        """Decode every image once in this process and return the complete ``stats``.
 
         Warnings are issued as in ``dataset[i]``; nothing is cached except which files are
         unreadable. Costs one decode per image.

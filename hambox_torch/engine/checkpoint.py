@@ -56,7 +56,9 @@ __all__ = [
     "unwrap_model",
 ]
 
+#: Marker stored in every checkpoint, so that a foreign file is recognised as such.
 FORMAT = "hambox-checkpoint"
+#: Layout version of the checkpoint dictionary (bumped on incompatible changes).
 VERSION = 1
 _NAME = re.compile(r"ckpt_(\d+)\.pt")
 # How many missing / unexpected keys a model mismatch message lists.
