@@ -78,3 +78,13 @@ def check_positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
+
+
+def check_iou_thresholds(pos_iou_thr, neg_iou_thr) -> tuple[float, float]:
+    """Step one's ``(pos_iou_thr, neg_iou_thr)``: fractions, ``neg`` defaulting to ``pos`` and
+    never above it (shared by both backends' matchers)."""
+    pos = check_fraction(pos_iou_thr, "pos_iou_thr")
+    neg = pos if neg_iou_thr is None else check_fraction(neg_iou_thr, "neg_iou_thr")
+    if neg > pos:
+        raise ValueError(f"neg_iou_thr ({neg}) must not exceed pos_iou_thr ({pos})")
+    return pos, neg

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _assign
-from ._validation import as_boxes, check_fraction, check_positive_int
+from ._validation import as_boxes, check_fraction, check_iou_thresholds, check_positive_int
 from .anchors import lookup_grid
 
 __all__ = [
@@ -127,14 +127,7 @@ class _Matcher:
         neg_iou_thr: float | None = None,
         ignore_ioa_thr: float = 0.5,
     ) -> None:
-        self.pos_iou_thr = check_fraction(pos_iou_thr, "pos_iou_thr")
-        self.neg_iou_thr = (
-            self.pos_iou_thr if neg_iou_thr is None else check_fraction(neg_iou_thr, "neg_iou_thr")
-        )
-        if self.neg_iou_thr > self.pos_iou_thr:
-            raise ValueError(
-                f"neg_iou_thr ({self.neg_iou_thr}) must not exceed pos_iou_thr ({self.pos_iou_thr})"
-            )
+        self.pos_iou_thr, self.neg_iou_thr = check_iou_thresholds(pos_iou_thr, neg_iou_thr)
         self.ignore_ioa_thr = check_fraction(ignore_ioa_thr, "ignore_ioa_thr")
 
     def _second_step_params(self) -> tuple[int, float, float]:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hambox_core._validation import check_fraction, check_positive_int
+from hambox_core._validation import check_fraction, check_iou_thresholds, check_positive_int
 
 from .boxes import box_iou
 
@@ -257,14 +257,7 @@ class _Matcher:
     """Step one and the call protocol shared by the four strategies."""
 
     def __init__(self, pos_iou_thr: float = 0.35, neg_iou_thr: float | None = None) -> None:
-        self.pos_iou_thr = check_fraction(pos_iou_thr, "pos_iou_thr")
-        self.neg_iou_thr = (
-            self.pos_iou_thr if neg_iou_thr is None else check_fraction(neg_iou_thr, "neg_iou_thr")
-        )
-        if self.neg_iou_thr > self.pos_iou_thr:
-            raise ValueError(
-                f"neg_iou_thr ({self.neg_iou_thr}) must not exceed pos_iou_thr ({self.pos_iou_thr})"
-            )
+        self.pos_iou_thr, self.neg_iou_thr = check_iou_thresholds(pos_iou_thr, neg_iou_thr)
 
     def _params_repr(self) -> str:
         return f"pos_iou_thr={self.pos_iou_thr}, neg_iou_thr={self.neg_iou_thr}"

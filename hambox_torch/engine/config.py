@@ -249,10 +249,13 @@ class OptimConfig:
 
     Attributes
     ----------
+    optimizer : {"sgd", "adamw"}
+        SGD with momentum (the paper's), or AdamW (ours, for short runs from scratch such as
+        the CPU demo, where SGD at the paper's rate diverges and a stable rate learns slowly).
     lr : float
         Base learning rate (0.01).
     momentum : float
-        SGD momentum (0.9).
+        SGD momentum (0.9); AdamW's beta1 is fixed at 0.9.
     weight_decay : float
         L2 weight decay (5e-5), applied to conv and linear weights only (see
         :func:`hambox_torch.engine.optim.build_optimizer`).
@@ -276,6 +279,7 @@ class OptimConfig:
         bfloat16 autocast on the CPU (about 2x faster on the project's machines).
     """
 
+    optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-5

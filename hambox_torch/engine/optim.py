@@ -77,7 +77,8 @@ def parameter_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Para
 
 
 def build_optimizer(model: nn.Module, optim_cfg: OptimConfig) -> torch.optim.SGD:
-    """SGD with momentum; weight decay on conv/linear weights only (see the module notes).
+    """SGD with momentum (or AdamW with ``optimizer="adamw"``); weight decay on conv/linear
+    weights only (see the module notes).
 
     Parameters
     ----------
@@ -107,6 +108,8 @@ def build_optimizer(model: nn.Module, optim_cfg: OptimConfig) -> torch.optim.SGD
     ]
     if not groups:
         raise ValueError("model has no trainable parameters")
+    if getattr(cfg, "optimizer", "sgd") == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999))
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 
