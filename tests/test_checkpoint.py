@@ -449,6 +449,20 @@ def test_no_weight_decay_on_biases_and_norms():
         assert torch.equal(after[name], before[name]), name
 
 
+def test_adamw_keeps_the_decay_groups():
+    net = tiny_net()
+    opt = build_optimizer(net, OptimConfig(optimizer="adamw", lr=0.1, weight_decay=0.5))
+    assert isinstance(opt, torch.optim.AdamW)
+    before = {name: p.detach().clone() for name, p in net.named_parameters()}
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    after = dict(net.named_parameters())
+    # Decoupled decay only on the decayed group: a factor (1 - lr * wd) with zero gradient.
+    torch.testing.assert_close(after["0.weight"], before["0.weight"] * 0.95)
+    assert torch.equal(after["1.bias"], before["1.bias"])
+
+
 def test_shared_parameter_appears_once():
     lin = nn.Linear(2, 2)
     net = nn.Sequential(lin, lin)
