@@ -132,3 +132,31 @@ def test_ddp_two_gloo_processes(tiny_root, tmp_path):
     assert ckpt.latest_checkpoint(out).name == "ckpt_0000002.pt"
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in records if r["kind"] == "train"] == [1, 2]
+
+
+@pytest.mark.parametrize("script", ["train_widerface.py", "ablation.py"])
+def test_example_scripts_explain_themselves(script):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "examples" / script), "--help"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "usage:" in proc.stdout and "KEY=VALUE" in proc.stdout
+
+
+def test_ablation_rows_change_only_matching_loss_and_anchors(tmp_path):
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        import ablation
+    finally:
+        sys.path.pop(0)
+    base = load_config(REPO / "configs" / "demo_cpu.yaml")
+    for row in ablation.ROWS:
+        cfg = ablation.row_config(row, 100, tmp_path, [])
+        assert cfg.model == base.model and cfg.data == base.data
+        assert cfg.optim.max_iters == 100 and cfg.run.output_dir == str(tmp_path / row)
+    baseline = ablation.row_config("baseline", None, tmp_path, [])
+    assert baseline.anchors.scale == 1.0 and baseline.matching.strategy == "sms"
+    ral = ablation.row_config("sms_oam_ral", None, tmp_path, [])
+    assert (ral.matching.strategy, ral.loss.kind) == ("hambox", "ral")
