@@ -407,6 +407,19 @@ def test_ground_truth_mat_round_trip(tmp_path):
     assert [k.tolist() for k in ref["gt_list"]["hard"][0]] == [[1, 2], []]
 
 
+def test_ground_truth_files_are_reproducible(tmp_path):
+    """The same ground truth gives the same bytes (scipy's time-stamped header is replaced)."""
+    import time
+
+    W.write_ground_truth(tmp_path / "one", _small_gt())
+    time.sleep(1.1)  # scipy's header text has one-second resolution
+    W.write_ground_truth(tmp_path / "two", _small_gt())
+    for path in sorted((tmp_path / "one").glob("*.mat")):
+        data = path.read_bytes()
+        assert data.startswith(b"MATLAB 5.0 MAT-file, written by hambox")
+        assert data == (tmp_path / "two" / path.name).read_bytes(), path.name
+
+
 def test_ground_truth_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"wider_face_val\.mat"):
         W.load_ground_truth(tmp_path)

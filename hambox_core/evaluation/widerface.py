@@ -473,7 +473,7 @@ def write_ground_truth(gt_dir, gt: WiderGroundTruth) -> None:
         [cell_column([gt.image_boxes(i).astype(np.int32) for i in imgs]) for imgs in per_event]
     )
     base = {"event_list": event_list, "file_list": file_list, "face_bbx_list": face_bbx_list}
-    savemat(os.fspath(gt_dir / _MAT_NAMES["all"]), base)
+    _savemat_reproducible(savemat, gt_dir / _MAT_NAMES["all"], base)
     for setting, keep in gt.keep.items():
         gt_list = cell_column(
             [
@@ -488,7 +488,23 @@ def write_ground_truth(gt_dir, gt: WiderGroundTruth) -> None:
                 for imgs in per_event
             ]
         )
-        savemat(os.fspath(gt_dir / _MAT_NAMES[setting]), {**base, "gt_list": gt_list})
+        _savemat_reproducible(savemat, gt_dir / _MAT_NAMES[setting], {**base, "gt_list": gt_list})
+
+
+# The descriptive text that opens a level-5 MAT-file (116 bytes). scipy writes the time of
+# writing there; a fixed text makes the same ground truth give the same bytes.
+_MAT_HEADER_LEN = 116
+_MAT_HEADER = b"MATLAB 5.0 MAT-file, written by hambox_core.evaluation.widerface"
+
+
+def _savemat_reproducible(savemat, path: Path, data: dict) -> None:
+    """``savemat`` with a fixed header text (no reader interprets it)."""
+    savemat(os.fspath(path), data)
+    with open(path, "r+b") as fh:
+        if not fh.read(_MAT_HEADER_LEN).startswith(b"MATLAB 5.0 MAT-file"):
+            raise RuntimeError(f"{path}: scipy did not write a level-5 MAT-file header")
+        fh.seek(0)
+        fh.write(_MAT_HEADER.ljust(_MAT_HEADER_LEN, b" "))
 
 
 # --------------------------------------------------------------------------------------------

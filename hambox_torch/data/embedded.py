@@ -106,7 +106,7 @@ __all__ = [
 ]
 
 #: Bump when a change makes the same parameters give other files (invalidates cached sets).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 #: The manifest file written last into ``root``; its presence marks a complete set.
 MANIFEST_NAME = "hambox_embedded.json"
 #: Scene types, in event-id order.
@@ -1050,23 +1050,6 @@ def _read_manifest(root: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-_MAT_HEADER = b"MATLAB 5.0 MAT-file, written by hambox_torch.data.embedded"
-_MAT_HEADER_LEN = 116  # the descriptive text field at the start of a level-5 MAT-file
-
-
-def _fix_mat_header(path: Path) -> None:
-    """Replace scipy's "Created on: <time>" header text by a fixed one (reproducible bytes).
-
-    The field is free text that no reader interprets; only its 116 bytes are overwritten.
-    """
-    with open(path, "r+b") as fh:
-        head = fh.read(_MAT_HEADER_LEN)
-        if not head.startswith(b"MATLAB 5.0 MAT-file"):
-            raise RuntimeError(f"{path}: not a level-5 MAT-file header")
-        fh.seek(0)
-        fh.write(_MAT_HEADER.ljust(_MAT_HEADER_LEN, b" "))
-
-
 def _write_split(root: Path, split: str, n: int, seed, image_size, diff, bar) -> dict:
     from PIL import Image
 
@@ -1102,9 +1085,7 @@ def _write_split(root: Path, split: str, n: int, seed, image_size, diff, bar) ->
             events=[EVENTS[s] for s in SCENES if any(r[2] == EVENTS[s] for r in records)],
         )
         gt_dir = root / "eval_tools" / "ground_truth"
-        write_ground_truth(gt_dir, gt)
-        for mat in sorted(gt_dir.glob("*.mat")):
-            _fix_mat_header(mat)
+        write_ground_truth(gt_dir, gt)  # reproducible bytes (fixed MAT header text)
     faces = sum(len(img.boxes) for *_, img in records)
     counts = {"images": n, "faces": int(faces)}
     if split == "val":
