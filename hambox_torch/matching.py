@@ -21,7 +21,7 @@ faces are final, and in practice, where only faces whose candidates overlap inte
 suffice (the second confirms the first). Each face's candidates are kept as a table of its best
 ``L`` candidates (IoU descending, lower anchor index first, through one int64 sort key per
 (anchor, face) pair); if a face runs out of its table while candidates remain beyond it, ``L``
-is doubled and the step repeated.
+is quadrupled and the step repeated.
 
 The price of exactness: a greedy selection in face order is inherently sequential (no fixed
 number of parallel rounds solves every input), so the number of rounds depends on the data.

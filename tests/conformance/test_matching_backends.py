@@ -111,7 +111,7 @@ def test_batched_matchers_equal_core(device, batch, thresholds, k, second, hq):
 def test_ties_across_face_chunks_and_short_tables(device, batch, k):
     """Every face repeated (reversed) and one face per chunk: ties must still go to the lower
     face index, and an earlier face keeps what it compensated. The candidate tables start at
-    one entry, so the table doubling path runs too."""
+    one entry, so the table-growing path runs too."""
     gen, hw, faces, pred = batch
     faces = [np.concatenate([f, f[::-1]]) for f in faces]
     saved = tm._CHUNK_ELEMENTS, tm._INITIAL_TABLE_LENGTH
