@@ -73,6 +73,16 @@ def test_training_writes_its_outputs_and_evaluates(tiny_root, tmp_path):
     )
     assert ckpt.latest_checkpoint(out).name == "ckpt_0000004.pt"
     assert any((out / "eval_0000004").rglob("*.txt"))
+    # The example's figures: PR curves and a sheet of detections, as PNG files.
+    from PIL import Image
+
+    from hambox_torch.engine.figures import detections_figure, pr_curve_figure
+
+    cfg = tiny_config(tiny_root, out)
+    for make, name in ((pr_curve_figure, "pr.png"), (detections_figure, "det.png")):
+        path = make(cfg, result, out / name)
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.width > 100
 
 
 @pytest.mark.slow

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from hambox_core.evaluation import widerface as wider_eval
-from hambox_torch.engine.evaluate import detect_images, first_images
+from hambox_torch.engine.evaluate import _find_image, _read_image, detect_images, first_images
 
 __all__ = ["detections_figure", "pr_curve_figure"]
 
@@ -50,11 +49,12 @@ def detections_figure(cfg, result, path, *, num_images: int = 6, score_thr: floa
     try:
         for i in range(min(num_images, len(gt))):
             event, stem = gt.keys()[i]
-            image_path = root / "WIDER_val" / "images" / event / f"{stem}.jpg"
-            with Image.open(image_path) as im:
-                picture = im.convert("RGB")
-            tensor = torch.from_numpy(np.asarray(picture).copy()).permute(2, 0, 1).float() / 255
+            tensor = _read_image(_find_image(root / "WIDER_val" / "images", event, stem))
+            if tensor is None:  # warned by the reader; the figure shows the others
+                continue
             ((boxes, scores),) = detect_images(model, [tensor])
+            pixels = (tensor * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+            picture = Image.fromarray(pixels)
             draw = ImageDraw.Draw(picture)
             for x, y, w, h in gt.image_boxes(i):
                 draw.rectangle([x, y, x + w, y + h], outline=(0, 220, 0), width=1)

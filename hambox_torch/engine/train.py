@@ -200,17 +200,13 @@ class _Logger:
             self._tb.close()
 
 
-def _unwrap(model):
-    return model.module if hasattr(model, "module") else model
-
-
 def _evaluate(model, root: Path, cfg: Config, iteration: int, out_dir: Path, progress: bool):
     gt_dir = root / "eval_tools" / "ground_truth"
     image_dir = root / "WIDER_val" / "images"
     if not (gt_dir / "wider_face_val.mat").exists():
         return None
     ap, preds, unreadable = evaluate_widerface(
-        _unwrap(model),
+        ckpt.unwrap_model(model),
         image_dir,
         gt_dir,
         max_images=cfg.run.eval_max_images,
@@ -440,7 +436,7 @@ def _loop(
             break
     bar.close()
     result.iterations = iteration
-    result.model = _unwrap(model)
+    result.model = ckpt.unwrap_model(model)
     result.data_root = root
     return result
 
@@ -450,7 +446,7 @@ def _save(out_dir, model, optimizer, scheduler, scaler, iteration, cfg) -> None:
 
     ckpt.save_checkpoint(
         out_dir / f"ckpt_{iteration:07d}.pt",
-        model=_unwrap(model),
+        model=model,  # save_checkpoint unwraps DDP itself
         optimizer=optimizer,
         scheduler=scheduler,
         scaler=scaler,
