@@ -440,7 +440,8 @@ def write_ground_truth(gt_dir, gt: WiderGroundTruth) -> None:
 
     The layout is the official one (61x1 cell arrays of per-image cells; boxes int32 ``x y w h``;
     keep lists as 1-based column vectors), so that :func:`load_ground_truth` and the MATLAB tool
-    both read it. Boxes must be integral.
+    both read it. Boxes must be integral. The files' header text is fixed (scipy would write
+    the time), so the same ground truth always gives the same bytes.
 
     Parameters
     ----------
