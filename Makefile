@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hambox-installed
-EXTRAS ?= dev,torch,docs
+EXTRAS ?= dev,torch,docs,onnx
 SPHINX := $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 .PHONY: demo test docs lint bench clean-venv

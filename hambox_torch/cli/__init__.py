@@ -1,0 +1,79 @@
+"""The ``hambox`` command: ``train``, ``eval``, ``detect``, ``export``, ``anchors``, ``analyze``.
+
+Each subcommand lives in its own module of this package and exposes ``register(subparsers)``,
+which adds its parser and sets ``func`` to a ``run(args) -> int``. Modules import torch and the
+detector only inside ``run``, so ``hambox --help`` stays fast.
+
+Exit status: 0 on success; 2 on bad input (a missing or unreadable file, a foreign checkpoint,
+a malformed config, a bad argument value), with one line ``hambox <command>: error: ...`` on
+standard error instead of a traceback; 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["CommandError", "main", "build_parser"]
+
+#: Subcommand modules, in the order ``hambox --help`` lists them.
+COMMANDS = ("train", "evaluate", "detect", "export", "anchors", "analyze")
+
+
+class CommandError(Exception):
+    """Bad input a subcommand reports in one line (exit status 2)."""
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [CommandError, ValueError, FileNotFoundError, OSError]
+    try:
+        from hambox_torch.engine.checkpoint import CheckpointError
+
+        errors.append(CheckpointError)
+    except ImportError:  # pragma: no cover - torch missing: nothing to add
+        pass
+    return tuple(errors)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``hambox`` argument parser (every subcommand registered)."""
+    parser = argparse.ArgumentParser(
+        prog="hambox",
+        description=(
+            "HAMBox face detection: train the detector, evaluate it under the WIDER FACE "
+            "protocols, detect faces, export to ONNX, and the paper's anchor analyses "
+            "(Fig. 1: `anchors`, Fig. 2: `analyze`)."
+        ),
+        epilog="Run `hambox COMMAND --help` for each command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``hambox``; returns the exit status.
+
+    Examples
+    --------
+    >>> main(["anchors", "--gt", "/nonexistent/folder"])  # doctest: +SKIP
+    2
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"hambox {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except _expected_errors() as exc:
+        print(f"hambox {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

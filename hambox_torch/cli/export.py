@@ -1,0 +1,12 @@
+"""TEMPORARY stub, replaced by the module that implements `hambox export`."""
+
+
+def register(sub):
+    p = sub.add_parser("export", help="(not yet implemented)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from hambox_torch.cli import CommandError
+
+    raise CommandError("not implemented yet")
