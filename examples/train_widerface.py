@@ -16,81 +16,29 @@ overridden: ``optim.lr=0.02 data.batch_size=4``. For 4 GPUs:
 
 Outputs go to ``run.output_dir`` (``--output-dir``): the resolved config, ``metrics.jsonl``,
 checkpoints, evaluation predictions, ``pr_curves.png`` and ``detections.png``.
+
+This script is the ``hambox train`` command (:mod:`hambox_torch.cli.train`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-CONFIGS = HERE.parent / "configs"
 
 
-def parse_args(argv=None):
-    from hambox_torch.engine.config import add_config_arguments
+def parse_args(argv=None) -> argparse.Namespace:
+    from hambox_torch.cli.train import add_arguments
 
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data-root", default=None, help="WIDER FACE root (default: embedded)")
-    parser.add_argument("--output-dir", default=None, help="overrides run.output_dir")
-    parser.add_argument(
-        "--resume",
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="CKPT",
-        help="continue from the newest checkpoint in the output folder, or from CKPT",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_config_arguments(parser)
-    return parser.parse_args(argv)
+    return add_arguments(parser).parse_args(argv)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    from hambox_torch.engine.config import load_config
+    from hambox_torch.cli.train import run
 
-    if args.config is None:
-        default = "hambox_r50_widerface.yaml" if args.data_root else "demo_cpu.yaml"
-        args.config = str(CONFIGS / default)
-    overrides = list(args.overrides)
-    if args.data_root:
-        overrides.append(f"data.root={args.data_root}")
-    if args.output_dir:
-        overrides.append(f"run.output_dir={args.output_dir}")
-    cfg = load_config(args.config, overrides)
-
-    from hambox_torch.engine.train import train
-
-    t0 = time.perf_counter()
-    print(f"hambox: training {cfg.name!r} for {cfg.optim.max_iters} iterations -> "
-          f"{cfg.run.output_dir}")  # fmt: skip
-    result = train(cfg, resume=args.resume, progress=not args.no_progress)
-    minutes = (time.perf_counter() - t0) / 60
-    print(f"done: {result.iterations} iterations in {minutes:.1f} min")
-    if result.ap:
-        print("\nWIDER FACE protocol (single scale, original size) on the validation split:")
-        print("| setting | AP |\n|---|---:|")
-        for k, v in result.ap.items():
-            print(f"| {k} | {v:.3f} |")
-        if cfg.data.root is None:
-            print("(the embedded smoke-scale set: not comparable with WIDER FACE numbers)")
-        _figures(cfg, result)
-    return 0
-
-
-def _figures(cfg, result) -> None:
-    """PR curves and a picture of detections on a few validation images."""
-    from hambox_torch.engine.figures import detections_figure, pr_curve_figure
-
-    out = Path(cfg.run.output_dir)
-    pr = pr_curve_figure(cfg, result, out / "pr_curves.png")
-    det = detections_figure(cfg, result, out / "detections.png")
-    print(f"\nfigures: {pr} {det}")
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -889,8 +889,12 @@ def validate(config: Config) -> Config:
     return config
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_config_arguments(
+    parser: argparse.ArgumentParser, *, default: str = "the paper's recipe"
+) -> argparse.ArgumentParser:
     """Add ``--config FILE`` and positional ``KEY=VALUE`` overrides to ``parser``.
+
+    ``default`` says in the help which config applies without ``--config``.
 
     The overrides are collected in ``args.overrides``; :func:`config_from_args` turns the
     parsed arguments into a :class:`Config`. Other positional arguments of ``parser`` would
@@ -907,7 +911,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         "--config",
         metavar="FILE",
         default=None,
-        help="YAML config (any subset of keys; _base_ inheritance). Default: the paper's recipe.",
+        help=f"YAML config (any subset of keys; _base_ inheritance). Default: {default}.",
     )
     parser.add_argument(
         "overrides",
