@@ -56,7 +56,8 @@ def postprocess_detections(
     max_detections: int | None = 750,
     image_hw=None,
     variances=DEFAULT_VARIANCES,
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return_indices: bool = False,
+) -> list[tuple[torch.Tensor, ...]]:
     """Final detections of every image of a batch (see
     :func:`hambox_core.postprocess.postprocess_detections` for each step).
 
@@ -72,11 +73,16 @@ def postprocess_detections(
         Anchors of each level (summing to A); top-k is taken per level.
     score_thr, pre_nms_top_k, nms_iou_thr, max_detections, image_hw, variances
         As in the core.
+    return_indices : bool, default False
+        Also return, for every detection, the index of the anchor it was regressed from (the
+        paper's Fig. 2 traces correct detections back to their anchors this way).
 
     Returns
     -------
     list of (Tensor[D, 4] float32, Tensor[D] float32)
-        Boxes and scores of each image, in decreasing score order.
+        Boxes and scores of each image, in decreasing score order; with ``return_indices``
+        each entry is ``(boxes, scores, anchor_indices)`` with ``anchor_indices`` a
+        Tensor[D] int64 of indices into ``anchors`` (and into the ``A`` axis of the inputs).
     """
     if cls_logits.ndim != 2:
         raise ValueError(f"cls_logits must have shape (B, A), got {tuple(cls_logits.shape)}")
@@ -124,5 +130,8 @@ def postprocess_detections(
         keep = nms(boxes, scores[b, cand], nms_iou_thr)
         if max_detections is not None:
             keep = keep[:max_detections]
-        results.append((boxes[keep], scores[b, cand][keep]))
+        if return_indices:
+            results.append((boxes[keep], scores[b, cand][keep], cand[keep]))
+        else:
+            results.append((boxes[keep], scores[b, cand][keep]))
     return results
