@@ -1,12 +1,160 @@
-"""TEMPORARY stub, replaced by the module that implements `hambox analyze`."""
+"""``hambox analyze``: the paper's Fig. 2 for a trained checkpoint.
+
+Loads the checkpoint (its config builds the detector; the weights must fit it), runs
+:func:`hambox_torch.analysis.analyze_detector` on a WIDER-format split and prints the summary:
+the share of correct predictions regressed from anchors matched at step one, the IoUs of the
+compensated anchors' predicted boxes (HAMBox and the standard DMS), and the high-quality
+anchors left unmatched. Unreadable images are named on standard error, skipped and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+The paper's Fig. 2 for a trained detector. Every image of the split is detected at its
+original size; each detection after NMS (score above --score-thr) is traced to the anchor it
+was regressed from. Among correct detections (IoU > 0.5 with a face): the share whose anchor
+step one of the standard matching (the checkpoint's matching.pos_iou_thr) matched to that face,
+versus unmatched anchors (panel a: cumulative distribution of IoU(anchor, face)). Then HAMBox's
+online compensation (the checkpoint's top_k, online_iou_thr, high_quality_iou_thr) and the
+standard DMS compensation run on the model's own predictions: the IoU between compensated
+anchors' predicted boxes and their faces (panel b), and compensated anchors per face.
+"""
+
+EPILOG = """\
+examples:
+  hambox analyze --weights runs/demo_cpu/ckpt_0000480.pt --png fig2.png
+  hambox analyze --weights ckpt.pt --data /data/widerface --max-images 500 --json fig2.json
+"""
 
 
-def register(sub):
-    p = sub.add_parser("analyze", help="(not yet implemented)")
+def register(sub) -> None:
+    """Add the ``analyze`` subcommand to ``sub`` (an argparse subparsers object)."""
+    p = sub.add_parser(
+        "analyze",
+        help="the paper's Fig. 2: which anchors a trained model's correct predictions come from",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--weights", required=True, metavar="CKPT", help="a hambox training checkpoint (.pt)"
+    )
+    p.add_argument(
+        "--data",
+        metavar="ROOT",
+        help="WIDER-format root (WIDER_<split>/images and wider_face_split/); default: the "
+        "embedded data set ($HAMBOX_DATA/embedded, by default ~/.cache/hambox/embedded)",
+    )
+    p.add_argument(
+        "--split", choices=("val", "train"), default="val", help="which split (default val)"
+    )
+    p.add_argument(
+        "--max-images",
+        type=int,
+        metavar="N",
+        help="analyse the first N images of the split only (default: all)",
+    )
+    p.add_argument(
+        "--score-thr",
+        type=float,
+        default=0.5,
+        help="detections scoring at most this are dropped before NMS (default 0.5)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device to run the model on (default cpu)")
+    p.add_argument("--png", metavar="FILE", help="write the two-panel figure to this PNG")
+    p.add_argument("--json", metavar="FILE", help="write the summary and histograms as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
-def run(args):
-    from hambox_torch.cli import CommandError
+def _load_model(path: str, device):
+    """The detector of a checkpoint (its config, its weights), on ``device``, in eval mode."""
+    import dataclasses
 
-    raise CommandError("not implemented yet")
+    from hambox_torch.engine.checkpoint import CheckpointError, _load_model, load_checkpoint
+    from hambox_torch.engine.config import config_from_dict
+    from hambox_torch.engine.train import build_model
+
+    payload = load_checkpoint(path, restore_rng=False)
+    if not isinstance(payload.get("config"), dict):
+        raise CheckpointError(f"{path} holds no training config to build the detector from")
+    cfg = config_from_dict(payload["config"], source=path)
+    # The weights come from the checkpoint: never read the backbone's ImageNet file.
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained_path=None))
+    model = build_model(cfg)
+    _load_model(model, payload["model"], path)
+    return model.to(device).eval(), cfg
+
+
+def run(args) -> int:
+    """Analyse, print and write; returns the exit status."""
+    import dataclasses
+    import json
+    import sys
+    import warnings
+    from pathlib import Path
+
+    import torch
+
+    from hambox_torch.analysis import ANALYSIS_SETTINGS, analyze_detector
+    from hambox_torch.cli import CommandError
+    from hambox_torch.engine.evaluate import ImageReadWarning
+    from hambox_torch.engine.train import embedded_root
+
+    if args.max_images is not None and args.max_images < 0:
+        raise CommandError(f"--max-images must be >= 0, got {args.max_images}")
+    if not 0 <= args.score_thr <= 1:
+        raise CommandError(f"--score-thr must be in [0, 1], got {args.score_thr}")
+    if args.data is None:
+        root = embedded_root()
+        if not root.is_dir():
+            raise CommandError(
+                f"no --data given and the embedded data set is not at {root}; generate it with "
+                "`python -m hambox_torch.data.embedded` (or `make demo`), or give --data ROOT"
+            )
+    else:
+        root = Path(args.data).expanduser()
+        if not root.is_dir():
+            raise CommandError(f"--data {args.data!r} is not a folder")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise CommandError(f"--device {args.device!r} is not a torch device") from None
+    model, cfg = _load_model(args.weights, device)
+    settings = dataclasses.replace(ANALYSIS_SETTINGS, score_thr=args.score_thr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ImageReadWarning)
+        result = analyze_detector(
+            model,
+            root,
+            split=args.split,
+            max_images=args.max_images,
+            matching=cfg.matching,
+            settings=settings,
+            progress=not args.quiet,
+        )
+    for w in caught:
+        if issubclass(w.category, ImageReadWarning):
+            print(f"hambox analyze: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    print(f"checkpoint {args.weights} (config {cfg.name!r}), data {root} ({args.split})")
+    print(result.summary())
+    if result.unreadable:
+        print(
+            f"{len(result.unreadable)} of {result.images + len(result.unreadable)} images could "
+            f"not be read and were skipped: {', '.join(result.unreadable)}",
+            file=sys.stderr,
+        )
+    if args.png:
+        result.figure(args.png)
+        print(f"wrote {args.png}")
+    if args.json:
+        payload = {"weights": str(args.weights), "config": cfg.name, **result.to_dict()}
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+        print(f"wrote {args.json}")
+    return 0

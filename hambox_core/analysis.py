@@ -1,0 +1,352 @@
+"""The paper's anchor analyses on numpy: faces from ground-truth files, Fig. 1 and Fig. 2 plots.
+
+Fig. 1 of the paper plots, against the anchor scale (the multiplier of the base sizes
+``16 .. 512`` on strides ``4 .. 128``), the mean number of anchors that step one of the standard
+matching (IoU >= 0.35) gives each face, and the fraction of faces that get at least one. The
+computation is :func:`hambox_core.anchors.anchor_statistics`; this module adds what a user needs
+around it:
+
+* :func:`load_faces` reads the faces of a data set from a WIDER-format annotation text file
+  (the official ``wider_face_*_bbx_gt.txt`` or RetinaFace's ``label.txt``) or from the official
+  validation ground truth (the folder of ``wider_face_val.mat``), optionally one setting's
+  faces only;
+* :data:`FIG1_SCALES` is the default sweep;
+* :func:`plot_anchor_statistics` draws the two curves.
+
+Fig. 2 (what a *trained* detector's correct predictions are regressed from) needs the model and
+is computed by :func:`hambox_torch.analysis.analyze_detector`; its figure is drawn here by
+:func:`plot_detector_analysis`, from plain arrays.
+
+matplotlib is imported only by the plot functions (see :mod:`hambox_core.evaluation.plots`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "FIG1_SCALES",
+    "IOU_BIN_EDGES",
+    "FaceSet",
+    "load_faces",
+    "plot_anchor_statistics",
+    "plot_detector_analysis",
+]
+
+#: Default anchor scales of the Fig. 1 sweep: 0.10 to 1.50 in steps of 0.05, plus the ends of
+#: the paper's recommended interval (0.43, 0.70 is on the grid) and its choice 0.68.
+FIG1_SCALES: tuple[float, ...] = tuple(
+    sorted({round(0.1 + 0.05 * k, 2) for k in range(29)} | {0.43, 0.68})
+)
+
+#: Bin edges of the IoU histograms of Fig. 2 (20 bins of width 0.05 over [0, 1]).
+IOU_BIN_EDGES = np.linspace(0.0, 1.0, 21)
+
+#: Anchor scale the paper uses (footnote 5), marked on the Fig. 1 plot.
+PAPER_SCALE = 0.68
+
+_SETTINGS = ("all", "easy", "medium", "hard")
+
+
+@dataclass(frozen=True, eq=False)
+class FaceSet:
+    """The faces of a data set, per image, ready for :func:`~hambox_core.anchor_statistics`.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Image names (``"<event>/<stem>"`` for the ``.mat`` ground truth, the annotation's path
+        for text files), in file order.
+    boxes : tuple of ndarray of shape (G_i, 4), float32
+        xyxy faces of each image (``x1 = x + w``, ``y1 = y + h``), faces of zero or negative
+        width or height left out.
+    dropped : int
+        Faces left out because their width or height is not positive (annotation errors; the
+        official validation set has 11, one of them with a negative width).
+    source : str
+        What was read (the file or folder, and the setting).
+
+    Examples
+    --------
+    >>> faces = FaceSet(("a",), (np.array([[0, 0, 10, 10]], np.float32),), 0, "example")
+    >>> len(faces), faces.num_faces
+    (1, 1)
+    """
+
+    names: tuple[str, ...]
+    boxes: tuple[np.ndarray, ...]
+    dropped: int
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def num_faces(self) -> int:
+        """Number of faces kept."""
+        return int(sum(b.shape[0] for b in self.boxes))
+
+
+def _proper(boxes: np.ndarray) -> np.ndarray:
+    """``(G,)`` bool: xyxy boxes with positive width and height."""
+    return (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+
+
+def _from_per_image(names, boxes, source: str) -> FaceSet:
+    kept = []
+    dropped = 0
+    for b in boxes:
+        ok = _proper(b)
+        dropped += int((~ok).sum())
+        kept.append(np.ascontiguousarray(b[ok], dtype=np.float32))
+    return FaceSet(tuple(names), tuple(kept), dropped, source)
+
+
+def _read_text(path: Path) -> FaceSet:
+    from .datasets import read_retinaface_labels, read_wider_annotations
+
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = next((line for line in f if line.strip()), "")
+    reader = read_retinaface_labels if first.lstrip().startswith("#") else read_wider_annotations
+    annotations = reader(path)
+    return _from_per_image(
+        [a.name for a in annotations], [a.boxes for a in annotations], os.fspath(path)
+    )
+
+
+def _read_mat(folder: Path, setting: str) -> FaceSet:
+    from .evaluation.widerface import load_ground_truth
+
+    gt = load_ground_truth(folder, settings=() if setting == "all" else (setting,))
+    xywh = gt.boxes
+    xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1).astype(np.float32)
+    keep = np.ones(xyxy.shape[0], dtype=bool) if setting == "all" else gt.keep[setting]
+    per_image = []
+    for i in range(len(gt)):
+        lo, hi = int(gt.offsets[i]), int(gt.offsets[i + 1])
+        per_image.append(xyxy[lo:hi][keep[lo:hi]])
+    names = [f"{e}/{n}" for e, n in gt.keys()]
+    return _from_per_image(names, per_image, f"{os.fspath(folder)} ({setting} faces)")
+
+
+def load_faces(path, *, setting: str = "all") -> FaceSet:
+    """Read the faces of a data set for the anchor statistics.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        One of
+
+        * a WIDER-format annotation text file: the official ``wider_face_{train,val}_bbx_gt.txt``
+          or RetinaFace's ``label.txt`` (recognised by its ``#`` name lines);
+        * a folder holding the official ``wider_face_val.mat`` (and, for a ``setting`` other
+          than ``"all"``, ``wider_<setting>_val.mat``), e.g. ``eval_tools/ground_truth``;
+        * one of those ``.mat`` files: its folder is read.
+    setting : {"all", "easy", "medium", "hard"}, default "all"
+        For the ``.mat`` ground truth: every face (``"all"``), or only the faces that the
+        setting's keep list counts. Text files have no settings: only ``"all"`` is accepted.
+
+    Returns
+    -------
+    FaceSet
+        Faces with a non-positive width or height are left out and counted in ``dropped``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist or a folder lacks ``wider_face_val.mat``.
+    ValueError
+        If ``setting`` is unknown or given for a text file, or the file is malformed (the
+        readers name the file and line).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hambox_core.datasets import WiderAnnotation, write_wider_annotations
+    >>> path = Path(tempfile.mkdtemp()) / "gt.txt"
+    >>> write_wider_annotations(path, [WiderAnnotation(
+    ...     "0--a/x.jpg", np.array([[10, 10, 30, 30], [5, 5, 5, 9]], np.float32))])
+    >>> faces = load_faces(path)
+    >>> faces.num_faces, faces.dropped
+    (1, 1)
+    """
+    if setting not in _SETTINGS:
+        raise ValueError(f"setting must be one of {_SETTINGS}, got {setting!r}")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"ground truth not found: {os.fspath(path)}")
+    if path.is_dir() or path.suffix.lower() == ".mat":
+        folder = path if path.is_dir() else path.parent
+        if not (folder / "wider_face_val.mat").is_file():
+            raise FileNotFoundError(
+                f"{os.fspath(folder)} holds no wider_face_val.mat (the official WIDER FACE "
+                "validation ground truth); give that folder or an annotation .txt file"
+            )
+        return _read_mat(folder, setting)
+    if setting != "all":
+        raise ValueError(
+            f"setting {setting!r} needs the official .mat ground truth; {os.fspath(path)} is a "
+            "text annotation file, which has no easy/medium/hard keep lists"
+        )
+    return _read_text(path)
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+# --------------------------------------------------------------------------------------------
+
+
+def plot_anchor_statistics(
+    stats: Mapping, *, marks: Sequence[float] = (PAPER_SCALE,), path=None, dpi: int = 150
+):
+    """The paper's Fig. 1: anchors matched per face and faces matched, against anchor scale.
+
+    Parameters
+    ----------
+    stats : mapping
+        What :func:`hambox_core.anchor_statistics` returns (``"scales"``, ``"mean_matched"``,
+        ``"frac_matched"``, ``"num_faces"``).
+    marks : sequence of float, default (0.68,)
+        Scales marked with a dashed vertical line (the paper's choice by default).
+    path : str or os.PathLike, optional
+        Save the figure there (format from the extension).
+    dpi : int, default 150
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: (a) mean number of anchors matched per face, (b) percentage of faces with
+        at least one matched anchor.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    ValueError
+        If ``stats`` lacks a key or its arrays have different lengths.
+    """
+    from .evaluation.plots import _figure_class
+
+    try:
+        scales = np.asarray(stats["scales"], dtype=np.float64)
+        mean = np.asarray(stats["mean_matched"], dtype=np.float64)
+        frac = np.asarray(stats["frac_matched"], dtype=np.float64)
+        num_faces = int(stats["num_faces"])
+    except KeyError as exc:
+        raise ValueError(f"stats lacks {exc.args[0]!r} (pass anchor_statistics' result)") from None
+    if not (scales.shape == mean.shape == frac.shape) or scales.ndim != 1:
+        raise ValueError("stats' scales, mean_matched and frac_matched must be equal-length 1-d")
+    fig = _figure_class()(figsize=(9.6, 4.0), layout="constrained")
+    ax_mean, ax_frac = fig.subplots(1, 2)
+    order = np.argsort(scales, kind="stable")
+    ax_mean.plot(scales[order], mean[order], marker="o", markersize=3, color="tab:blue")
+    ax_mean.set_ylabel("anchors matched per face (mean)")
+    ax_mean.set_title("(a) Average number of anchors")
+    ax_frac.plot(scales[order], 100.0 * frac[order], marker="o", markersize=3, color="tab:red")
+    ax_frac.set_ylabel("faces with a matched anchor (%)")
+    ax_frac.set_ylim(0.0, 100.0)
+    ax_frac.set_title("(b) Proportion of faces matched")
+    for ax in (ax_mean, ax_frac):
+        ax.set_xlabel("anchor scale")
+        ax.grid(True, linestyle=":", linewidth=0.8)
+        for m in marks:
+            ax.axvline(float(m), color="0.4", linestyle="--", linewidth=1.0)
+    fig.suptitle(f"Anchor matching statistics ({num_faces} faces)")
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def plot_detector_analysis(
+    anchor_iou,
+    pos_iou_thr: float,
+    compensated_iou: Mapping[str, np.ndarray],
+    *,
+    matched=None,
+    path=None,
+    dpi: int = 150,
+):
+    """The paper's Fig. 2 (a) and (b) for a trained detector.
+
+    Parameters
+    ----------
+    anchor_iou : array_like of shape (C,)
+        For each correct prediction after NMS, the IoU between the anchor it was regressed from
+        and its face.
+    pos_iou_thr : float
+        Step one's positive threshold, drawn as a vertical line in panel (a).
+    compensated_iou : mapping of str to array_like of shape (N_s,)
+        Per strategy (legend label), the IoUs between compensated anchors' predicted boxes and
+        their faces.
+    matched : array_like of shape (C,), bool, optional
+        Per correct prediction, whether step one matched its anchor to its face; the share
+        printed in panel (a). Default: ``anchor_iou >= pos_iou_thr``.
+    path : str or os.PathLike, optional
+        Save the figure there.
+    dpi : int, default 150
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        (a) the cumulative distribution of ``anchor_iou``, the threshold and the share of
+        predictions from matched anchors; (b) one histogram (share of that strategy's compensated
+        anchors per bin of ``IOU_BIN_EDGES``) per strategy.
+    """
+    from .evaluation.plots import _figure_class
+
+    anchor_iou = np.sort(np.asarray(anchor_iou, dtype=np.float64).reshape(-1))
+    fig = _figure_class()(figsize=(9.6, 4.0), layout="constrained")
+    ax_cdf, ax_hist = fig.subplots(1, 2)
+    if anchor_iou.size:
+        cdf = np.arange(1, anchor_iou.size + 1) / anchor_iou.size
+        ax_cdf.step(anchor_iou, cdf, where="post", color="tab:red", linewidth=2.0)
+        if matched is None:
+            share = float(np.mean(anchor_iou >= pos_iou_thr))
+        else:
+            share = float(np.mean(np.asarray(matched, dtype=bool)))
+        ax_cdf.text(
+            0.98,
+            0.05,
+            f"{100 * share:.0f}% from matched anchors\n({anchor_iou.size} correct boxes)",
+            transform=ax_cdf.transAxes,
+            ha="right",
+            va="bottom",
+        )
+    else:
+        ax_cdf.text(0.5, 0.5, "no correct prediction", ha="center", transform=ax_cdf.transAxes)
+    ax_cdf.axvline(pos_iou_thr, color="0.4", linestyle="--", linewidth=1.0)
+    ax_cdf.set_xlim(0.0, 1.0)
+    ax_cdf.set_ylim(0.0, 1.0)
+    ax_cdf.set_xlabel("IoU(anchor, face) of correct predictions")
+    ax_cdf.set_ylabel("cumulative share")
+    ax_cdf.set_title("(a) Anchors of correct predictions")
+    edges = IOU_BIN_EDGES
+    width = (edges[1] - edges[0]) / (len(compensated_iou) + 1)
+    for k, (label, values) in enumerate(compensated_iou.items()):
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        counts, _ = np.histogram(values, bins=edges)
+        fraction = counts / max(1, values.size)
+        mean = f", mean {values.mean():.2f}" if values.size else ""
+        ax_hist.bar(
+            edges[:-1] + (k + 0.5) * width,
+            fraction,
+            width=width,
+            align="edge",
+            label=f"{label} ({values.size}{mean})",
+        )
+    ax_hist.set_xlim(0.0, 1.0)
+    ax_hist.set_xlabel("IoU(predicted box, face) of compensated anchors")
+    ax_hist.set_ylabel("share of compensated anchors")
+    ax_hist.set_title("(b) Compensated anchors' predictions")
+    if compensated_iou:
+        ax_hist.legend(loc="upper left", fontsize="small")
+    for ax in (ax_cdf, ax_hist):
+        ax.grid(True, linestyle=":", linewidth=0.8)
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
