@@ -408,3 +408,22 @@ def test_help(command, options, capsys):
 def test_face_set_counts():
     faces = FaceSet(("a", "b"), (np.zeros((2, 4), np.float32), np.zeros((0, 4), np.float32)), 3, "")
     assert len(faces) == 2 and faces.num_faces == 2 and faces.dropped == 3
+
+
+def test_core_analysis_imports_neither_torch_nor_matplotlib(gt_files):
+    import subprocess
+    import sys
+
+    txt, mat = gt_files
+    code = (
+        "import sys\n"
+        "from hambox_core.analysis import load_faces\n"
+        "from hambox_core import anchor_statistics\n"
+        f"anchor_statistics(load_faces({str(mat)!r}).boxes, [0.68])\n"
+        f"load_faces({str(txt)!r})\n"
+        "bad = sorted(m for m in sys.modules\n"
+        "             if m.split('.')[0] in ('torch', 'torchvision', 'matplotlib'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
