@@ -386,6 +386,12 @@ def test_analyze_command_refuses_a_foreign_checkpoint(tiny, tmp_path, capsys):
     assert err.startswith("hambox analyze: error:") and "not a hambox checkpoint" in err
     assert main(["analyze", "--weights", str(foreign), "--data", str(tmp_path / "no")]) == 2
     assert "--data" in capsys.readouterr().err
+    argv = ["analyze", "--weights", str(foreign), "--data", str(root), "--device"]
+    assert main([*argv, "nonsense"]) == 2
+    assert "--device" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*argv, "cuda"]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

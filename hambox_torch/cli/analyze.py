@@ -122,6 +122,8 @@ def run(args) -> int:
         device = torch.device(args.device)
     except RuntimeError:
         raise CommandError(f"--device {args.device!r} is not a torch device") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CommandError(f"--device {args.device!r}: CUDA is not available here")
     model, cfg = _load_model(args.weights, device)
     settings = dataclasses.replace(ANALYSIS_SETTINGS, score_thr=args.score_thr)
     with warnings.catch_warnings(record=True) as caught:
