@@ -303,8 +303,10 @@ def plot_detector_analysis(
     fig = _figure_class()(figsize=(9.6, 4.0), layout="constrained")
     ax_cdf, ax_hist = fig.subplots(1, 2)
     if anchor_iou.size:
-        cdf = np.arange(1, anchor_iou.size + 1) / anchor_iou.size
-        ax_cdf.step(anchor_iou, cdf, where="post", color="tab:red", linewidth=2.0)
+        cdf = np.arange(anchor_iou.size + 1) / anchor_iou.size
+        xs = np.concatenate([[0.0], anchor_iou, [1.0]])
+        ys = np.concatenate([cdf, [1.0]])
+        ax_cdf.step(xs, ys, where="post", color="tab:red", linewidth=2.0)
         if matched is None:
             share = float(np.mean(anchor_iou >= pos_iou_thr))
         else:
