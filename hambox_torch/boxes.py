@@ -8,6 +8,8 @@ batch dimensions and works on any device; nothing leaves the device.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from hambox_core.boxes import BBOX_XFORM_CLIP, DEFAULT_VARIANCES
@@ -78,10 +80,16 @@ def box_ioa(boxes: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
 
 
 def _variances(variances, like: torch.Tensor) -> torch.Tensor:
-    v = torch.as_tensor(variances, dtype=torch.float64)
-    if v.shape != (4,) or not torch.isfinite(v).all() or (v <= 0).any():
+    # Checked on Python floats, not with tensor ops, so that decode traces under torch.export
+    # (dynamo cannot branch on a tensor's value; hambox_torch.export relies on this).
+    try:
+        raw = variances.tolist() if isinstance(variances, torch.Tensor) else variances
+        v = [float(x) for x in raw] if not isinstance(raw, str) else []
+    except (TypeError, ValueError):
+        v = []
+    if len(v) != 4 or not all(math.isfinite(x) and x > 0 for x in v):
         raise ValueError(f"variances must be four positive numbers, got {variances!r}")
-    return v.to(dtype=like.dtype, device=like.device)
+    return torch.tensor(v, dtype=torch.float64).to(dtype=like.dtype, device=like.device)
 
 
 def _centre_size(b: torch.Tensor):
