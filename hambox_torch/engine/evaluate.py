@@ -1,12 +1,14 @@
 """Evaluate a detector with the official WIDER FACE protocol during and after training.
 
-Single-scale testing at each image's original size (padded at the bottom and right to a
-multiple of the largest anchor stride, so the anchor grid is unchanged), detections with score
-above ``score_thr`` (0.01: AP needs the low-score tail), at most ``pre_nms_top_k`` per level,
-NMS at IoU 0.4, at most 750 per image (the official tool's limit per file is none, but 750 is
-what the published WIDER submissions use), then :func:`hambox_core.evaluation.widerface.evaluate`
-with the ground truth's ``.mat`` files. This is the protocol ``hambox eval`` calls "single
-scale, original size"; its AP is comparable only with AP measured the same way.
+By default single-scale testing at each image's original size (padded at the bottom and right
+to a multiple of the largest anchor stride, so the anchor grid is unchanged), detections with
+score above ``score_thr`` (0.01: AP needs the low-score tail), at most ``pre_nms_top_k`` per
+level, NMS at IoU 0.4, at most 750 per image (the official tool's limit per file is none, but
+750 is what the published WIDER submissions use), then
+:func:`hambox_core.evaluation.widerface.evaluate` with the ground truth's ``.mat`` files. This is
+the protocol ``hambox eval`` calls ``single``; :func:`evaluate_widerface` also runs the ``vga``
+and ``multiscale`` protocols of :mod:`hambox_torch.inference.protocols`. AP is comparable only
+with AP measured under the same protocol.
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ def evaluate_widerface(
     batch_size: int = 1,
     settings: DetectionSettings = DetectionSettings(),
     progress: bool = True,
+    protocol="single",
 ):
     """Official WIDER FACE AP of ``model`` on the images listed by the ground truth.
 
@@ -144,10 +147,12 @@ def evaluate_widerface(
         Evaluate on the first ``max_images`` images only (a quick look during training; the
         official protocol then runs on that subset).
     batch_size : int
-        Images per forward pass (padded to a common size).
+        Images per forward pass (batched with images of the same padded size).
     settings : DetectionSettings
     progress : bool
         Show a progress bar.
+    protocol : str or Protocol, default "single"
+        The test protocol (:func:`hambox_torch.inference.get_protocol`).
 
     Returns
     -------
@@ -156,39 +161,33 @@ def evaluate_widerface(
         ``(event, stem) -> ndarray (N, 5)`` of ``x y w h score`` rows, and the number of
         unreadable images.
     """
+    from hambox_torch.inference import Detector, wider_rows
+
+    detector = Detector(model, protocol, settings, batch_size=batch_size)
     gt = wider_eval.load_ground_truth(gt_dir)
     keys = gt.keys()
     if max_images is not None:
         keys = keys[:max_images]
         gt = first_images(gt, len(keys))
     image_dir = Path(image_dir)
-    was_training = model.training
-    model.eval()
     preds: dict[tuple[str, str], np.ndarray] = {}
     unreadable = 0
-    try:
-        bar = _progress(len(keys), "eval", progress)
-        for start in range(0, len(keys), batch_size):
-            chunk = keys[start : start + batch_size]
-            images, readable = [], []
-            for event, stem in chunk:
-                im = _read_image(_find_image(image_dir, event, stem))
-                if im is None:
-                    unreadable += 1
-                    preds[(event, stem)] = np.zeros((0, 5))
-                else:
-                    images.append(im)
-                    readable.append((event, stem))
-            for key, (boxes, scores) in zip(
-                readable, detect_images(model, images, settings), strict=True
-            ):
-                b = boxes.double().numpy()
-                xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-                preds[key] = np.concatenate([xywh, scores.double().numpy()[:, None]], axis=1)
-            bar.update(len(chunk))
-        bar.close()
-    finally:
-        model.train(was_training)
+    bar = _progress(len(keys), "eval", progress)
+    for start in range(0, len(keys), batch_size):
+        chunk = keys[start : start + batch_size]
+        images, readable = [], []
+        for event, stem in chunk:
+            im = _read_image(_find_image(image_dir, event, stem))
+            if im is None:
+                unreadable += 1
+                preds[(event, stem)] = np.zeros((0, 5))
+            else:
+                images.append(im)
+                readable.append((event, stem))
+        for key, found in zip(readable, detector.detect_tensors(images), strict=True):
+            preds[key] = wider_rows(*found)
+        bar.update(len(chunk))
+    bar.close()
     return wider_eval.evaluate(preds, gt), preds, unreadable
 
 

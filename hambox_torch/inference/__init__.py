@@ -1,0 +1,36 @@
+"""Inference: detect faces with a trained detector under the WIDER FACE test protocols.
+
+- :class:`Detector` — ``Detector(model, protocol="single")`` or
+  ``Detector.from_checkpoint(path)``; ``detect(images)`` takes numpy arrays, PIL images or
+  tensors of any size and returns :class:`Detections` (numpy boxes in original pixels, scores).
+- :mod:`hambox_torch.inference.protocols` — the test protocols by name: ``single`` (original
+  size), ``vga`` (SCRFD's 640-pixel long side) and ``multiscale`` (multi-scale + flip with box
+  voting, as the S3FD / PyramidBox / DSFD test scripts).
+- :mod:`hambox_torch.inference.predictions` — WIDER FACE prediction folders with their
+  ``protocol.json``.
+
+The command-line front ends are ``hambox detect`` and ``hambox eval``.
+"""
+
+from .detector import Detections, Detector, as_image_tensor, load_detector, resolve_device
+from .predictions import PROTOCOL_FILE, wider_rows, write_prediction_folder, write_protocol_json
+from .protocols import PROTOCOLS, VGA, MultiScaleFlip, Protocol, SingleScale, box_vote, get_protocol
+
+__all__ = [
+    "PROTOCOLS",
+    "PROTOCOL_FILE",
+    "VGA",
+    "Detections",
+    "Detector",
+    "MultiScaleFlip",
+    "Protocol",
+    "SingleScale",
+    "as_image_tensor",
+    "box_vote",
+    "get_protocol",
+    "load_detector",
+    "resolve_device",
+    "wider_rows",
+    "write_prediction_folder",
+    "write_protocol_json",
+]
