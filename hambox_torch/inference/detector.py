@@ -105,13 +105,16 @@ def as_image_tensor(image, name: str = "image") -> torch.Tensor:
     except ImportError:  # pragma: no cover - Pillow comes with torchvision
         Image = None
     if Image is not None and isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+        image = np.array(image.convert("RGB") if image.mode != "RGB" else image)
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(
                 f"{name} must be a numpy array of shape (H, W, 3) (RGB), got {image.shape}"
             )
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+        array = np.ascontiguousarray(image)
+        if not array.flags.writeable:  # torch refuses read-only memory
+            array = array.copy()
+        tensor = torch.from_numpy(array).permute(2, 0, 1)
     elif isinstance(image, torch.Tensor):
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(
