@@ -61,6 +61,7 @@ __all__ = [
     "export_onnx",
     "onnx_max_abs_diff",
     "reference_outputs",
+    "require_onnx",
     "run_onnx",
 ]
 
@@ -80,6 +81,18 @@ def _require(name: str):
         raise ImportError(
             f"ONNX export needs the {name} package, which is not installed: {_INSTALL_HINT}"
         ) from None
+
+
+def require_onnx(runtime: bool = False) -> None:
+    """Raise ``ImportError`` saying ``pip install hambox[onnx]`` unless the export can run.
+
+    Parameters
+    ----------
+    runtime : bool, default False
+        Also require onnxruntime (for :func:`run_onnx`).
+    """
+    for name in ("onnx", "onnxscript") + (("onnxruntime",) if runtime else ()):
+        _require(name)
 
 
 class DecodedDetector(nn.Module):
@@ -356,8 +369,9 @@ def export_onnx(
         onnx or onnxscript is missing (the message says ``pip install hambox[onnx]``).
     """
     h, w = _check_export_args(model, opset, score_thr, nms_iou_thr, max_detections, example_hw)
-    onnx = _require("onnx")
-    _require("onnxscript")
+    require_onnx()
+    import onnx
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     device = next(model.parameters()).device
