@@ -1,12 +1,140 @@
-"""TEMPORARY stub, replaced by the module that implements `hambox evaluate`."""
+"""``hambox eval``: the official WIDER FACE validation AP of a checkpoint under a test protocol.
+
+The data root is WIDER-format (``WIDER_val/images/<event>/<stem>.jpg`` and
+``eval_tools/ground_truth/wider_face_val.mat`` with the easy / medium / hard lists); by default
+the embedded demo set (:func:`hambox_torch.engine.train.embedded_root`). The command prints the
+easy / medium / hard table with the protocol it was measured under, and optionally writes the
+predictions with their ``protocol.json`` (``--out``) and the PR curves (``--plot``).
+
+Exit status: 0; 2 on bad input (a missing data root or checkpoint, a foreign checkpoint, a bad
+option). Unreadable validation images count as images without detections (warned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+__all__ = ["register", "run"]
+
+DESCRIPTION = """\
+Official WIDER FACE validation AP of a checkpoint.
+
+  hambox eval --weights run/ckpt_0000480.pt                      # the embedded demo set
+  hambox eval --weights ckpt.pt --data /data/widerface --protocol multiscale --out preds
+  hambox eval --weights ckpt.pt --max-images 100 --plot pr.png
+
+AP is comparable only between runs under the same protocol: it is printed with the table and
+written into <out>/protocol.json.
+"""
 
 
-def register(sub):
-    p = sub.add_parser("eval", help="(not yet implemented)")
-    p.set_defaults(func=run)
+def register(sub) -> None:
+    from hambox_torch.cli.detect import add_detector_arguments
+
+    parser = sub.add_parser(
+        "eval",
+        help="official WIDER FACE val AP (easy/medium/hard) of a checkpoint under a protocol",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data",
+        default=None,
+        metavar="ROOT",
+        help="WIDER-format root holding WIDER_val/images/ and eval_tools/ground_truth/ "
+        "(default: the embedded demo set, $HAMBOX_DATA/embedded or ~/.cache/hambox/embedded)",
+    )
+    add_detector_arguments(parser)
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="also write the predictions as <DIR>/<event>/<stem>.txt and <DIR>/protocol.json",
+    )
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=None,
+        metavar="N",
+        help="evaluate the first N validation images only (a quick look; default: all)",
+    )
+    parser.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="save the easy / medium / hard precision-recall curves to this file",
+    )
+    parser.set_defaults(func=run)
 
 
-def run(args):
+def _data_root(arg) -> tuple[Path, Path]:
     from hambox_torch.cli import CommandError
+    from hambox_torch.engine.train import embedded_root
 
-    raise CommandError("not implemented yet")
+    if arg is None:
+        root = embedded_root()
+        if not (root / "eval_tools" / "ground_truth" / "wider_face_val.mat").is_file():
+            raise CommandError(
+                f"the embedded demo set is not at {root} (--data not given): generate it with "
+                '`python -c "from hambox_torch.data.embedded import generate_embedded; '
+                "from hambox_torch.engine.train import embedded_root; "
+                'generate_embedded(embedded_root())"` (or run `hambox train` once), '
+                "or give --data ROOT"
+            )
+    else:
+        root = Path(arg).expanduser()
+        if not root.is_dir():
+            raise CommandError(f"--data {arg!r} is not a folder")
+    gt_dir = root / "eval_tools" / "ground_truth"
+    image_dir = root / "WIDER_val" / "images"
+    if not (gt_dir / "wider_face_val.mat").is_file():
+        raise CommandError(f"--data {root}: no eval_tools/ground_truth/wider_face_val.mat in it")
+    if not image_dir.is_dir():
+        raise CommandError(f"--data {root}: no WIDER_val/images/ folder in it")
+    return image_dir, gt_dir
+
+
+def run(args: argparse.Namespace) -> int:
+    from hambox_core.evaluation import widerface as wider_eval
+    from hambox_torch.cli import CommandError
+    from hambox_torch.cli.detect import detector_from_args
+    from hambox_torch.engine.evaluate import evaluate_widerface, first_images
+    from hambox_torch.inference import write_prediction_folder
+
+    if args.max_images is not None and args.max_images < 1:
+        raise CommandError(f"--max-images must be at least 1, got {args.max_images}")
+    image_dir, gt_dir = _data_root(args.data)
+    detector = detector_from_args(args)
+    ap, preds, unreadable = evaluate_widerface(
+        detector.model,
+        image_dir,
+        gt_dir,
+        max_images=args.max_images,
+        batch_size=args.batch_size,
+        settings=detector.settings,
+        progress=not args.no_progress,
+        protocol=detector.protocol,
+    )
+    meta = detector.metadata()
+    meta["data"] = {"root": str(image_dir.parents[1]), "images": len(preds)}
+    print(f"WIDER FACE val AP of {args.weights} ({len(preds)} images)")
+    print(f"protocol: {json.dumps(meta['protocol'])}")
+    print("| setting | AP |\n|---|---:|")
+    for setting, value in ap.items():
+        print(f"| {setting} | {value:.4f} |")
+    if unreadable:
+        print(f"({unreadable} unreadable images counted as no detections)")
+    if args.out is not None:
+        write_prediction_folder(args.out, preds, meta)
+        print(f"predictions and protocol.json -> {args.out}")
+    if args.plot is not None:
+        from hambox_core.evaluation.plots import plot_widerface_pr
+
+        gt = wider_eval.load_ground_truth(gt_dir)
+        gt = first_images(gt, min(len(gt), len(preds)))
+        name = detector.config_name or "hambox"
+        plot_widerface_pr(wider_eval.pr_curves(preds, gt), name=name, path=args.plot)
+        print(f"PR curves -> {args.plot}")
+    return 0
