@@ -93,8 +93,8 @@ def level_anchors(fh, fw, stride: int, half_sizes: torch.Tensor, device=None) ->
     Examples
     --------
     >>> level_anchors(1, 2, 4, torch.tensor([[1.0, 1.5]], dtype=torch.float64))
-    tensor([[ 1.0000,  0.5000,  3.0000,  3.5000],
-            [ 5.0000,  0.5000,  7.0000,  3.5000]], dtype=torch.float64)
+    tensor([[1.0000, 0.5000, 3.0000, 3.5000],
+            [5.0000, 0.5000, 7.0000, 3.5000]], dtype=torch.float64)
     """
     f64 = torch.float64
     ys = (torch.arange(fh, dtype=f64, device=device) + 0.5) * stride

@@ -106,9 +106,9 @@ class DecodedDetector(nn.Module):
     --------
     >>> from hambox_torch.models import HAMBoxDetector
     >>> wrapped = DecodedDetector(HAMBoxDetector(backbone="resnet18", channels=8).eval())
-    >>> boxes, scores = wrapped(torch.rand(2, 3, 64, 32))
+    >>> boxes, scores = wrapped(torch.rand(2, 3, 64, 32))  # padded to 128 x 128
     >>> boxes.shape, scores.shape
-    (torch.Size([2, 42, 4]), torch.Size([2, 42]))
+    (torch.Size([2, 1365, 4]), torch.Size([2, 1365]))
     """
 
     def __init__(self, model: HAMBoxDetector) -> None:
@@ -385,7 +385,7 @@ def export_onnx(
     model.eval()
     try:
         program = torch.export.export(
-            DecodedDetector(model), (example,), dynamic_shapes={"images": dims}, strict=True
+            DecodedDetector(model).eval(), (example,), dynamic_shapes={"images": dims}, strict=True
         )
         onnx_program = torch.onnx.export(
             program,

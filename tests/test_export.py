@@ -1,6 +1,7 @@
 """ONNX export: onnxruntime against torch and against plain references, metadata, the CLI.
 
-Exporting takes about 10 s per file on two cores, so the file exports twice: the plain graph
+Exporting takes 10 to 20 s per file on two cores (tests that export are marked slow; the
+whole file takes about a minute), so the file exports twice: the plain graph
 of a tiny detector (module fixture) and, through ``hambox export --nms --check``, the NMS graph
 of a checkpoint with PyramidAnchors on (module fixture), which the NMS tests then reuse.
 """
@@ -148,6 +149,7 @@ class _Anchors(torch.nn.Module):
         return self.generator.grid_anchors_float64(images.shape[-2:]).float()
 
 
+@pytest.mark.slow
 def test_traced_anchors_follow_the_input_size_exactly():
     gen = AnchorGenerator(ratios=(1.0, 1.5))
     dims = {2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
@@ -165,6 +167,7 @@ def test_traced_anchors_follow_the_input_size_exactly():
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("batch", "h", "w"), SIZES)
 def test_onnxruntime_matches_torch_at_any_size_and_batch(model, plain_onnx, batch, h, w):
     x = images(batch, h, w)
@@ -178,6 +181,7 @@ def test_onnxruntime_matches_torch_at_any_size_and_batch(model, plain_onnx, batc
     assert scores.std() > 0.05
 
 
+@pytest.mark.slow
 def test_eager_wrapper_and_reference_outputs_agree_with_the_plain_reference(model):
     x = images(2, 100, 200, seed=3)
     boxes, scores = plain_reference(model, x)
@@ -190,6 +194,7 @@ def test_eager_wrapper_and_reference_outputs_agree_with_the_plain_reference(mode
         np.testing.assert_allclose(got["scores"], scores, rtol=0, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_metadata_and_dynamic_axes(model, plain_onnx):
     proto = onnx.load(plain_onnx)
     meta = {p.key: p.value for p in proto.metadata_props}
@@ -216,6 +221,7 @@ def sorted_rows(rows: np.ndarray) -> np.ndarray:
     return rows[np.lexsort(rows.T[::-1])]
 
 
+@pytest.mark.slow
 def test_cli_round_trip_with_check(cli_nms):
     status, out, path, _ = cli_nms
     assert status == 0, out
@@ -227,6 +233,7 @@ def test_cli_round_trip_with_check(cli_nms):
     assert json.loads(meta["nms"]) == NMS
 
 
+@pytest.mark.slow
 def test_nms_graph_equals_postprocess_detections(cli_nms):
     *_, path, net = cli_nms
     x = images(1, 200, 300, seed=5)
@@ -252,6 +259,7 @@ def test_nms_graph_equals_postprocess_detections(cli_nms):
     assert np.all(np.diff(dets[:, 5]) <= 0)
 
 
+@pytest.mark.slow
 def test_nms_graph_groups_a_batch_by_image_and_caps_each(cli_nms):
     *_, path, _ = cli_nms
     x = torch.cat([images(1, 256, 256, seed=6), torch.zeros(1, 3, 256, 256)])
