@@ -35,7 +35,7 @@ tracing cannot do with symbolic sizes) and translated by the dynamo-based
 ``torch.onnx.export(..., dynamo=True)``. The default opset is 18, the version the exporter's
 operator library (torchlib) is written for, so no version conversion runs; onnxruntime has run
 opset 18 since 1.14. Higher opsets are converted by the exporter; lower ones are refused.
-``NonMaxSuppression`` (opset 11) is appended to the translated graph with :mod:`onnx`.
+``NonMaxSuppression`` (opset 11) is appended to the translated graph with the ``onnx`` package.
 """
 
 from __future__ import annotations
