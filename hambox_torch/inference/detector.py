@@ -1,4 +1,4 @@
-"""Detect faces in numpy arrays, PIL images or tensors of any size: :class:`Detector`.
+"""Detect faces in numpy arrays, PIL images or tensors of any size: ``Detector``.
 
 The model sees images in batches of ``batch_size``; images are batched only with images of the
 same padded size (each padded at the bottom and right to a multiple of the largest anchor

@@ -49,7 +49,9 @@ def wider_rows(boxes, scores) -> np.ndarray:
 
 
 def write_protocol_json(out_dir, metadata: Mapping) -> Path:
-    """Write ``metadata`` (e.g. :meth:`Detector.metadata`) as ``<out_dir>/protocol.json``.
+    """Write ``metadata`` as ``<out_dir>/protocol.json``.
+
+    ``metadata`` is typically :meth:`hambox_torch.inference.Detector.metadata`.
 
     Returns
     -------
