@@ -51,8 +51,12 @@ import torch
 
 from hambox_core.analysis import IOU_BIN_EDGES, plot_detector_analysis
 from hambox_torch.boxes import box_iou, decode
-from hambox_torch.engine.evaluate import DetectionSettings, ImageReadWarning, _pad_to, _progress
-from hambox_torch.postprocess import postprocess_detections
+from hambox_torch.engine.evaluate import (
+    DetectionSettings,
+    ImageReadWarning,
+    _progress,
+    detect_batch,
+)
 
 __all__ = ["ANALYSIS_SETTINGS", "DetectorAnalysis", "analyze_detector"]
 
@@ -205,25 +209,10 @@ def _pair_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _analyze_image(model, image, faces, matchers, settings, correct_iou_thr, hq_thr):
     """Per-image pieces (tensors on the CPU) of the analysis; see the module notes."""
     device = next(model.parameters()).device
-    batch = _pad_to([image.to(device)], max(model.anchor_generator.strides))
-    hw = (int(batch.shape[2]), int(batch.shape[3]))
-    out = model(batch)
-    anchors = model.anchors(hw, device)
-    per_level = [int(n) for n in model.anchor_generator.num_anchors_per_level(hw)]
-    deltas = out.box_deltas.float()
-    ((boxes, _scores, index),) = postprocess_detections(
-        out.cls_logits.float(),
-        deltas,
-        anchors,
-        per_level,
-        score_thr=settings.score_thr,
-        pre_nms_top_k=settings.pre_nms_top_k,
-        nms_iou_thr=settings.nms_iou_thr,
-        max_detections=settings.max_detections,
-        return_indices=True,
+    ((boxes, _scores, index),), out, anchors = detect_batch(
+        model, [image], settings, return_indices=True
     )
-    h, w = int(image.shape[1]), int(image.shape[2])
-    boxes = torch.minimum(boxes.clamp(min=0), boxes.new_tensor([w, h, w, h]))
+    deltas = out.box_deltas.float()
     faces = faces.to(device)
     num_faces = int(faces.shape[0])
     pred = decode(anchors, deltas[0])

@@ -161,7 +161,7 @@ def test_eval_data_root_errors(tiny, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HAMBOX_DATA", str(tmp_path / "cache"))
     assert main(["eval", "--weights", str(ckpt)]) == 2
     err = capsys.readouterr().err
-    assert "embedded demo set is not at" in err and "generate_embedded" in err
+    assert "embedded demo set is not at" in err and "hambox_torch.data.embedded" in err
     assert main(["eval", "--weights", str(ckpt), "--data", str(tmp_path)]) == 2
     assert "wider_face_val.mat" in capsys.readouterr().err
 

@@ -16,7 +16,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["CommandError", "main", "build_parser"]
+__all__ = ["CommandError", "build_parser", "data_root", "device", "main"]
 
 #: Subcommand modules, in the order ``hambox --help`` lists them.
 COMMANDS = ("train", "evaluate", "detect", "export", "anchors", "analyze")
@@ -24,6 +24,45 @@ COMMANDS = ("train", "evaluate", "detect", "export", "anchors", "analyze")
 
 class CommandError(Exception):
     """Bad input a subcommand reports in one line (exit status 2)."""
+
+
+def data_root(arg, option: str = "--data"):
+    """The WIDER-format root a command reads: ``arg``, or the embedded demo set when ``None``.
+
+    Raises
+    ------
+    CommandError
+        If ``arg`` is not a folder, or (``arg`` is ``None``) the embedded set was never
+        generated; the message says how to generate it.
+    """
+    from pathlib import Path
+
+    if arg is not None:
+        root = Path(arg).expanduser()
+        if not root.is_dir():
+            raise CommandError(f"{option} {arg!r} is not a folder")
+        return root
+    from hambox_torch.engine.train import embedded_root
+
+    root = embedded_root()
+    if not root.is_dir():
+        raise CommandError(
+            f"{option} not given and the embedded demo set is not at {root}: generate it with "
+            f"`python -m hambox_torch.data.embedded --out {root}` (or run `hambox train` once), "
+            f"or give {option} ROOT"
+        )
+    return root
+
+
+def device(arg, option: str = "--device"):
+    """The torch device named by ``arg`` (``"auto"``: CUDA when available), or a
+    :class:`CommandError` naming ``option``."""
+    from hambox_torch.inference import resolve_device
+
+    try:
+        return resolve_device(arg)
+    except ValueError as exc:
+        raise CommandError(f"{option}: {exc}") from None
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:

@@ -69,62 +69,25 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _load_model(path: str, device):
-    """The detector of a checkpoint (its config, its weights), on ``device``, in eval mode."""
-    import dataclasses
-
-    from hambox_torch.engine.checkpoint import CheckpointError, _load_model, load_checkpoint
-    from hambox_torch.engine.config import config_from_dict
-    from hambox_torch.engine.train import build_model
-
-    payload = load_checkpoint(path, restore_rng=False)
-    if not isinstance(payload.get("config"), dict):
-        raise CheckpointError(f"{path} holds no training config to build the detector from")
-    cfg = config_from_dict(payload["config"], source=path)
-    # The weights come from the checkpoint: never read the backbone's ImageNet file.
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained_path=None))
-    model = build_model(cfg)
-    _load_model(model, payload["model"], path)
-    return model.to(device).eval(), cfg
-
-
 def run(args) -> int:
     """Analyse, print and write; returns the exit status."""
     import dataclasses
     import json
     import sys
     import warnings
-    from pathlib import Path
-
-    import torch
 
     from hambox_torch.analysis import ANALYSIS_SETTINGS, analyze_detector
-    from hambox_torch.cli import CommandError
+    from hambox_torch.cli import CommandError, data_root
+    from hambox_torch.cli import device as cli_device
     from hambox_torch.engine.evaluate import ImageReadWarning
-    from hambox_torch.engine.train import embedded_root
+    from hambox_torch.inference import load_detector
 
     if args.max_images is not None and args.max_images < 0:
         raise CommandError(f"--max-images must be >= 0, got {args.max_images}")
     if not 0 <= args.score_thr <= 1:
         raise CommandError(f"--score-thr must be in [0, 1], got {args.score_thr}")
-    if args.data is None:
-        root = embedded_root()
-        if not root.is_dir():
-            raise CommandError(
-                f"no --data given and the embedded data set is not at {root}; generate it with "
-                "`python -m hambox_torch.data.embedded` (or `make demo`), or give --data ROOT"
-            )
-    else:
-        root = Path(args.data).expanduser()
-        if not root.is_dir():
-            raise CommandError(f"--data {args.data!r} is not a folder")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        raise CommandError(f"--device {args.device!r} is not a torch device") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CommandError(f"--device {args.device!r}: CUDA is not available here")
-    model, cfg = _load_model(args.weights, device)
+    root = data_root(args.data)
+    model, cfg = load_detector(args.weights, cli_device(args.device))
     settings = dataclasses.replace(ANALYSIS_SETTINGS, score_thr=args.score_thr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImageReadWarning)

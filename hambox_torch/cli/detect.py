@@ -86,17 +86,15 @@ def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
 def detector_from_args(args):
     """The detector the shared options describe (bad values raise ``CommandError``)."""
     from hambox_torch.cli import CommandError
+    from hambox_torch.cli import device as cli_device
     from hambox_torch.engine.evaluate import DetectionSettings
-    from hambox_torch.inference import Detector, resolve_device
+    from hambox_torch.inference import Detector
 
     if not 0.0 <= args.score_thr <= 1.0:
         raise CommandError(f"--score-thr must be in [0, 1], got {args.score_thr}")
     if args.batch_size < 1:
         raise CommandError(f"--batch-size must be at least 1, got {args.batch_size}")
-    try:
-        device = resolve_device(args.device)
-    except ValueError as exc:
-        raise CommandError(f"--device: {exc}") from None
+    device = cli_device(args.device)
     settings = DetectionSettings(score_thr=args.score_thr)
     return Detector.from_checkpoint(
         args.weights,

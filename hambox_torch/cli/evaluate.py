@@ -70,23 +70,9 @@ def register(sub) -> None:
 
 
 def _data_root(arg) -> tuple[Path, Path]:
-    from hambox_torch.cli import CommandError
-    from hambox_torch.engine.train import embedded_root
+    from hambox_torch.cli import CommandError, data_root
 
-    if arg is None:
-        root = embedded_root()
-        if not (root / "eval_tools" / "ground_truth" / "wider_face_val.mat").is_file():
-            raise CommandError(
-                f"the embedded demo set is not at {root} (--data not given): generate it with "
-                '`python -c "from hambox_torch.data.embedded import generate_embedded; '
-                "from hambox_torch.engine.train import embedded_root; "
-                'generate_embedded(embedded_root())"` (or run `hambox train` once), '
-                "or give --data ROOT"
-            )
-    else:
-        root = Path(arg).expanduser()
-        if not root.is_dir():
-            raise CommandError(f"--data {arg!r} is not a folder")
+    root = data_root(arg)
     gt_dir = root / "eval_tools" / "ground_truth"
     image_dir = root / "WIDER_val" / "images"
     if not (gt_dir / "wider_face_val.mat").is_file():

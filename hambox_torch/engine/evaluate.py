@@ -28,6 +28,7 @@ from hambox_torch.postprocess import postprocess_detections
 __all__ = [
     "DetectionSettings",
     "ImageReadWarning",
+    "detect_batch",
     "detect_images",
     "evaluate_widerface",
     "first_images",
@@ -77,6 +78,31 @@ def detect_images(model, images: Sequence[torch.Tensor], settings=DetectionSetti
     """
     if not images:
         return []
+    results, _, _ = detect_batch(model, images, settings)
+    return [(boxes.cpu(), scores.cpu()) for boxes, scores in results]
+
+
+@torch.no_grad()
+def detect_batch(model, images: Sequence[torch.Tensor], settings, *, return_indices=False):
+    """The one detection step under :func:`detect_images`, keeping what analyses need.
+
+    Parameters
+    ----------
+    model : HAMBoxDetector
+    images : non-empty sequence of Tensor[3, H_i, W_i]
+        RGB float images in [0, 1], padded together at the bottom and right to a multiple of
+        the largest anchor stride.
+    settings : DetectionSettings
+    return_indices : bool, default False
+        Also return each detection's anchor index.
+
+    Returns
+    -------
+    (list, DetectorOutput, Tensor[A, 4])
+        Per image ``(boxes, scores)`` (``(boxes, scores, anchor_indices)`` with
+        ``return_indices``) on the model's device, boxes xyxy clipped to that image; the raw
+        output of the padded batch and its anchors (xyxy).
+    """
     device = next(model.parameters()).device
     batch = _pad_to([im.to(device) for im in images], max(model.anchor_generator.strides))
     hw = (int(batch.shape[2]), int(batch.shape[3]))
@@ -92,14 +118,14 @@ def detect_images(model, images: Sequence[torch.Tensor], settings=DetectionSetti
         pre_nms_top_k=settings.pre_nms_top_k,
         nms_iou_thr=settings.nms_iou_thr,
         max_detections=settings.max_detections,
+        return_indices=return_indices,
     )
     results = []
-    for im, (boxes, scores) in zip(images, dets, strict=True):
+    for im, (boxes, *rest) in zip(images, dets, strict=True):
         h, w = int(im.shape[1]), int(im.shape[2])
         limit = boxes.new_tensor([w, h, w, h])
-        boxes = torch.minimum(boxes.clamp(min=0), limit)
-        results.append((boxes.cpu(), scores.cpu()))
-    return results
+        results.append((torch.minimum(boxes.clamp(min=0), limit), *rest))
+    return results, out, anchors
 
 
 def _read_image(path: Path) -> torch.Tensor | None:
