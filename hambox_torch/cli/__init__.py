@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["anchors", "--gt", "/nonexistent/folder"])  # doctest: +SKIP
+    >>> main(["anchors", "--gt", "/nonexistent/folder"])  # one line on stderr
     2
     """
     parser = build_parser()
