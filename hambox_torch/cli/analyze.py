@@ -24,7 +24,7 @@ anchors' predicted boxes and their faces (panel b), and compensated anchors per 
 
 EPILOG = """\
 examples:
-  hambox analyze --weights runs/demo_cpu/ckpt_0000480.pt --png fig2.png
+  hambox analyze --weights runs/demo_cpu/ckpt_0000960.pt --png fig2.png
   hambox analyze --weights ckpt.pt --data /data/widerface --max-images 500 --json fig2.json
 """
 

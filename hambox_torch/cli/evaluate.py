@@ -21,7 +21,7 @@ __all__ = ["register", "run"]
 DESCRIPTION = """\
 Official WIDER FACE validation AP of a checkpoint.
 
-  hambox eval --weights run/ckpt_0000480.pt                      # the embedded demo set
+  hambox eval --weights runs/demo_cpu/ckpt_0000960.pt            # the embedded demo set
   hambox eval --weights ckpt.pt --data /data/widerface --protocol multiscale --out preds
   hambox eval --weights ckpt.pt --max-images 100 --plot pr.png
 
