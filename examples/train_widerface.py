@@ -1,7 +1,7 @@
 """Train the HAMBox detector: the paper's recipe on WIDER FACE, or a CPU demo on the embedded set.
 
-With no arguments this trains the CPU demo (``configs/demo_cpu.yaml``: ResNet-18 at 320 px, a
-few hundred iterations) on the embedded WIDER-format data set, generated on first use, and ends
+With no arguments this trains the CPU demo (``configs/demo_cpu.yaml``: ResNet-18 at 320 px,
+960 iterations) on the embedded WIDER-format data set, generated on first use, and ends
 with the official easy / medium / hard AP on its validation split, a PR-curve PNG and a PNG of
 detections. This is what ``make demo`` runs.
 
