@@ -41,3 +41,18 @@ def _warm_numba_kernels():
     from hambox_core._warmup import warm_up
 
     warm_up()
+
+
+@pytest.fixture(scope="session")
+def tiny_wider_root(tmp_path_factory):
+    """A 1-train / 3-val-image embedded WIDER-format set (96-160 px), generated once."""
+    pytest.importorskip("torch")
+    from hambox_torch.data.embedded import generate_embedded
+
+    return generate_embedded(
+        tmp_path_factory.mktemp("tiny_wider"),
+        num_train=1,
+        num_val=3,
+        image_size=((96, 128), (96, 160)),
+        progress=False,
+    )

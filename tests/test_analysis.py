@@ -233,17 +233,10 @@ def _tiny_config(root):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from hambox_torch.data.embedded import generate_embedded
+def tiny(tiny_wider_root):
     from hambox_torch.engine.train import build_model
 
-    root = generate_embedded(
-        tmp_path_factory.mktemp("embedded"),
-        num_train=1,
-        num_val=3,
-        image_size=((96, 128), (96, 160)),
-        progress=False,
-    )
+    root = tiny_wider_root
     cfg = _tiny_config(root)
     torch.manual_seed(0)
     model = build_model(cfg).eval()

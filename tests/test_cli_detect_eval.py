@@ -13,7 +13,6 @@ from PIL import Image
 from hambox_core.evaluation import widerface as wider_eval
 from hambox_torch.cli import build_parser, main
 from hambox_torch.cli.train import CONFIGS
-from hambox_torch.data.embedded import generate_embedded
 from hambox_torch.engine.checkpoint import save_checkpoint
 from hambox_torch.engine.config import load_config
 from hambox_torch.engine.evaluate import DetectionSettings, detect_images, evaluate_widerface
@@ -22,15 +21,9 @@ from hambox_torch.inference import Detector
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tiny_wider_root, tmp_path_factory):
     """A 3-image WIDER-format set and a random tiny detector's checkpoint."""
-    root = generate_embedded(
-        tmp_path_factory.mktemp("embedded"),
-        num_train=1,
-        num_val=3,
-        image_size=((96, 128), (96, 160)),
-        progress=False,
-    )
+    root = tiny_wider_root
     cfg = load_config(
         CONFIGS / "demo_cpu.yaml",
         ["model.backbone=resnet18", "model.channels=16", "run.device=cpu"],
