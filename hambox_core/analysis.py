@@ -45,7 +45,7 @@ FIG1_SCALES: tuple[float, ...] = tuple(
 )
 
 #: Bin edges of the IoU histograms of Fig. 2 (20 bins of width 0.05 over [0, 1]).
-IOU_BIN_EDGES = np.linspace(0.0, 1.0, 21)
+IOU_BIN_EDGES = np.arange(21) / 20.0  # 0, 0.05, ..., 1 (each the nearest double to k/20)
 
 #: Anchor scale the paper uses (footnote 5), marked on the Fig. 1 plot.
 PAPER_SCALE = 0.68
