@@ -206,7 +206,7 @@ def _pair_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return box_iou(a.unsqueeze(-2), b.unsqueeze(-2))[..., 0, 0]
 
 
-def _analyze_image(model, image, faces, matchers, settings, correct_iou_thr, hq_thr):
+def _analyze_image(model, image, faces, matchers, anchor_cache, settings, correct_iou_thr, hq_thr):
     """Per-image pieces (tensors on the CPU) of the analysis; see the module notes."""
     device = next(model.parameters()).device
     ((boxes, _scores, index),), out, anchors = detect_batch(
@@ -217,8 +217,10 @@ def _analyze_image(model, image, faces, matchers, settings, correct_iou_thr, hq_
     num_faces = int(faces.shape[0])
     pred = decode(anchors, deltas[0])
     valid = torch.ones((1, num_faces), dtype=torch.bool, device=device)
-    ham = matchers["hambox"](anchors, faces[None], valid, pred[None])
-    dms = matchers["dms"](anchors, faces[None], valid, pred[None])
+    step = max(model.anchor_generator.strides)  # detect_batch padded the image to it
+    hw = (-(-int(image.shape[1]) // step) * step, -(-int(image.shape[2]) // step) * step)
+    ham = matchers["hambox"](anchor_cache, hw, faces[None], valid, pred[None])
+    dms = matchers["dms"](anchor_cache, hw, faces[None], valid, pred[None])
     labels, matched_gt, comp = ham.labels[0], ham.matched_gt[0], ham.compensated[0]
     if num_faces:
         best, face = box_iou(boxes, faces).max(dim=1)
@@ -301,10 +303,9 @@ def analyze_detector(
         ``unreadable``).
     """
     from hambox_core._validation import check_fraction
-    from hambox_torch import matching as torch_matching
     from hambox_torch.data.wider import UnreadableImageError, WiderFaceDataset
     from hambox_torch.engine.config import MatchingConfig
-    from hambox_torch.engine.targets import build_matcher
+    from hambox_torch.engine.targets import AnchorCache, BatchMatcher
 
     correct_iou_thr = check_fraction(correct_iou_thr, "correct_iou_thr")
     if max_images is not None and (
@@ -312,10 +313,13 @@ def analyze_detector(
     ):
         raise ValueError(f"max_images must be a non-negative integer, got {max_images!r}")
     matching = MatchingConfig() if matching is None else matching
+    # As in training: the core matchers for CPU tensors (grid-aware, fast), torch otherwise.
     matchers = {
-        name: build_matcher(dataclasses.replace(matching, strategy=name), torch_matching)
+        name: BatchMatcher(dataclasses.replace(matching, strategy=name), backend="auto")
         for name in ("hambox", "dms")
     }
+    gen = model.anchor_generator
+    anchor_cache = AnchorCache(gen.strides, gen.base_sizes, gen.scale, gen.ratios)
     dataset = WiderFaceDataset(data_root, split)
     count = len(dataset) if max_images is None else min(max_images, len(dataset))
     parts: dict[str, list] = {k: [] for k in ("anchor_iou", "step_one_matched", "hambox", "dms")}
@@ -342,6 +346,7 @@ def analyze_detector(
                 image,
                 faces,
                 matchers,
+                anchor_cache,
                 settings,
                 correct_iou_thr,
                 matching.high_quality_iou_thr,
