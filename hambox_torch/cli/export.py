@@ -29,7 +29,7 @@ y2, score), after ONNX NonMaxSuppression. Needs the onnx extra: pip install hamb
 
 EPILOG = """\
 examples:
-  hambox export --weights runs/demo/checkpoint_0000480.pt --onnx demo.onnx --check
+  hambox export --weights runs/demo_cpu/ckpt_0000960.pt --onnx demo.onnx --check
   hambox export --weights model.pt --onnx model_nms.onnx --nms --score-thr 0.3 --nms-iou 0.4
 """
 
