@@ -1,4 +1,5 @@
-"""The embedded WIDER-format data set: layout, boxes, identity split, determinism, caching."""
+"""The embedded WIDER-format data set: layout, boxes, identity split, determinism, caching, and
+the default set's folder (``embedded_root`` / ``ensure_embedded``)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from hambox_torch.data.embedded import (
     EVENTS,
     MANIFEST_NAME,
     Difficulty,
+    embedded_root,
+    ensure_embedded,
     face_pools,
     generate_embedded,
     keep_lists,
-    main,
+    read_manifest,
     render_image,
 )
 
@@ -271,15 +274,58 @@ def test_bad_difficulty_raises(field, value):
         Difficulty(**{field: value})
 
 
-def test_command_line(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["--help"])
-    assert exc.value.code == 0
-    assert "--num-train" in capsys.readouterr().out
-    out = tmp_path / "cli"
-    assert main(["--out", str(out), "--num-train", "1", "--num-val", "1", "--quiet"]) == 0
-    assert json.loads(capsys.readouterr().out)["counts"]["val"]["images"] == 1
-    (tmp_path / "foreign").mkdir()
-    (tmp_path / "foreign" / "x").write_text("x")
-    assert main(["--out", str(tmp_path / "foreign"), "--quiet"]) == 2
-    assert "overwrite" in capsys.readouterr().err
+def test_a_complete_set_with_a_file_deleted_is_regenerated(tmp_path):
+    root = tmp_path / "set"
+    kwargs = dict(seed=0, num_train=2, num_val=2, image_size=TINY, progress=False)
+    before = _tree(generate_embedded(root, **kwargs))
+    jpg = next((root / "WIDER_val").rglob("*.jpg"))
+    jpg.unlink()
+    (root / "eval_tools" / "ground_truth" / "wider_hard_val.mat").unlink()
+    assert read_manifest(root)["complete"]  # the manifest alone still says complete
+    assert _tree(generate_embedded(root, **kwargs)) == before
+
+
+def test_read_manifest_of_a_folder_without_one(tmp_path):
+    assert read_manifest(tmp_path) is None
+    (tmp_path / MANIFEST_NAME).write_text("{not json")
+    assert read_manifest(tmp_path) is None
+
+
+def test_embedded_root_follows_hambox_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("HAMBOX_DATA", str(tmp_path / "data"))
+    assert embedded_root() == tmp_path / "data" / "embedded"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HAMBOX_DATA", "~/elsewhere")
+    assert embedded_root() == tmp_path / "home" / "elsewhere" / "embedded"
+    monkeypatch.delenv("HAMBOX_DATA")
+    assert embedded_root() == tmp_path / "home" / ".cache" / "hambox" / "embedded"
+
+
+def test_ensure_embedded_never_replaces_foreign_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("HAMBOX_DATA", str(tmp_path))
+    (tmp_path / "embedded" / "WIDER_val").mkdir(parents=True)
+    (tmp_path / "embedded" / "WIDER_val" / "mine.jpg").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        ensure_embedded(progress=False)
+    assert (tmp_path / "embedded" / "WIDER_val" / "mine.jpg").read_bytes() == b"x"
+
+
+@pytest.mark.slow
+def test_ensure_embedded_generates_the_default_set_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("HAMBOX_DATA", str(tmp_path))
+    root = ensure_embedded(progress=False)
+    assert root == tmp_path / "embedded" == embedded_root()
+    counts = read_manifest(root)["counts"]
+    # the numbers docs/guide/embedded.rst quotes for the default set
+    assert counts["train"] == {"images": 800, "faces": 15387}
+    assert counts["val"] == {
+        "images": 200,
+        "faces": 3217,
+        "faces_easy": 281,
+        "faces_medium": 1086,
+        "faces_hard": 3214,
+    }
+    manifest = root / MANIFEST_NAME
+    stamp = manifest.stat().st_mtime_ns
+    assert ensure_embedded(progress=False) == root  # complete: reused, nothing rewritten
+    assert manifest.stat().st_mtime_ns == stamp
