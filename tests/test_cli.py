@@ -11,7 +11,7 @@ import pytest
 
 from hambox_torch.cli import COMMANDS, build_parser, main
 
-NAMES = ["train", "eval", "detect", "export", "anchors", "analyze"]
+NAMES = ["train", "eval", "detect", "export", "anchors", "analyze", "embedded"]
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

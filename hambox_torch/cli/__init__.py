@@ -19,7 +19,7 @@ from collections.abc import Sequence
 __all__ = ["CommandError", "build_parser", "data_root", "device", "main"]
 
 #: Subcommand modules, in the order ``hambox --help`` lists them.
-COMMANDS = ("train", "evaluate", "detect", "export", "anchors", "analyze")
+COMMANDS = ("train", "evaluate", "detect", "export", "anchors", "analyze", "embedded")
 
 
 class CommandError(Exception):
