@@ -53,13 +53,15 @@ def _canonical(target: str) -> str | None:
 
 
 def _holder(package: str, name: str, obj) -> str | None:
-    """The most specific loaded submodule of ``package`` whose ``name`` is ``obj``."""
+    """The loaded submodule of ``package`` whose ``name`` is ``obj``: one that lists it in its
+    ``__all__`` (it defines it; others merely import it), else the most specific."""
     found = [
         modname
         for modname, mod in list(sys.modules.items())
         if modname.startswith(package + ".") and getattr(mod, name, None) is obj
     ]
-    return max(found, key=len) if found else None
+    owners = [m for m in found if name in getattr(sys.modules[m], "__all__", ())]
+    return max(owners or found, key=len) if found else None
 
 
 def resolve_alias(app, env, node, contnode):
