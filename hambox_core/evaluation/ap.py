@@ -97,7 +97,10 @@ def voc_ap(recall, precision) -> float:
     mpre = np.concatenate(([0.0], prec, [0.0]))
     mpre = np.fmax.accumulate(mpre[::-1])[::-1]
     idx = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
-    return float(np.sum((mrec[idx] - mrec[idx - 1]) * mpre[idx]))
+    terms = (mrec[idx] - mrec[idx - 1]) * mpre[idx]
+    # summed left to right, as MATLAB's and Octave's sum does (np.sum sums pairwise, which can
+    # differ in the last bit): cumsum accumulates sequentially
+    return float(np.cumsum(terms)[-1]) if terms.size else 0.0
 
 
 @dataclass(frozen=True, eq=False)
