@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_boxes", "check_fraction", "check_positive_int"]
+__all__ = [
+    "as_boxes",
+    "check_choice",
+    "check_fraction",
+    "check_positive_int",
+    "check_threshold",
+]
 
 
 def as_boxes(value, name: str, *, allow_inverted: bool = False) -> np.ndarray:
@@ -69,6 +75,30 @@ def check_fraction(value, name: str) -> float:
     if not 0.0 <= out <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
     return out
+
+
+def check_threshold(value, name: str) -> float:
+    """Return ``value`` as a float, raising ``ValueError`` unless it lies in (0, 1].
+
+    For thresholds that a quantity in [0, 1] must reach (``>=``): 0 would accept everything,
+    and NaN or infinity nothing sensible.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}") from None
+    if not 0.0 < out <= 1.0:
+        raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
+    return out
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Return ``value`` unchanged, raising ``ValueError`` unless it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
 
 
 def check_positive_int(value, name: str) -> int:

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from hambox_core.boxes import box_iou
 
-__all__ = ["box_arrays", "coords", "predictions_for", "sizes", "threshold_on_edge"]
+__all__ = [
+    "box_arrays",
+    "coords",
+    "predictions_for",
+    "sizes",
+    "threshold_on_edge",
+    "wider_cases",
+]
 
 _STEP = 1.0 / 64.0
 
@@ -89,3 +96,74 @@ def threshold_on_edge(draw, anchors, faces, default):
     if values.size == 0:
         return default
     return float(values[draw(st.integers(0, values.size - 1))])
+
+
+@st.composite
+def wider_cases(draw, max_images: int = 4, max_faces: int = 8, max_preds: int = 12):
+    """``(gt, preds)`` for the WIDER FACE protocol, drawn to sit on its int32 rounding edges.
+
+    Faces are integer ``x y w h`` (int32 values, as in the official ``.mat`` files) with
+    negative and zero sizes now and then, the ``0 0 0 0`` dummy, and coordinates near the int32
+    limits; detections are copies of faces moved and resized by quarter pixels (IoUs close to
+    0.5, corners at .5 that MATLAB rounds away from zero), with scores from a small set (ties)
+    or anywhere; images without faces and without predictions occur.
+    """
+    from hambox_core.evaluation.widerface import WiderGroundTruth
+
+    n_img = draw(st.integers(1, max_images))
+    far = draw(st.sampled_from([0, 0, 0, 2**31 - 200, -(2**31) + 200]))
+    keys, boxes, keeps, preds = [], [], {"easy": [], "hard": []}, {}
+    quarter = st.integers(-12, 12).map(lambda k: k / 4)
+    for i in range(n_img):
+        n = draw(st.integers(0, max_faces))
+        faces = []
+        for _ in range(n):
+            kind = draw(st.integers(0, 9))
+            if kind == 0:
+                faces.append([0, 0, 0, 0])
+                continue
+            if kind <= 3 and faces:
+                # a neighbour of an earlier face: one detection can reach IoU 0.5 with both
+                x, y, w, h = faces[draw(st.integers(0, len(faces) - 1))]
+                shift = st.integers(-3, 3)
+                faces.append([x + draw(shift), y + draw(shift), w + draw(shift), h + draw(shift)])
+                continue
+            x = far + draw(st.integers(-20, 120))
+            y = draw(st.integers(-20, 120))
+            w = draw(st.integers(-3, 60))
+            h = draw(st.one_of(st.just(w), st.integers(-3, 60)))
+            faces.append([x, y, w, h])
+        keys.append(("0--Event", f"img{i}"))
+        boxes.append(np.asarray(faces, dtype=np.float64).reshape(-1, 4))
+        hard = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+        keeps["hard"].append(hard)
+        keeps["easy"].append([k and draw(st.booleans()) for k in hard])
+        if draw(st.integers(0, 5)) == 0:
+            continue  # no prediction for this image
+        rows = []
+        for _ in range(draw(st.integers(0, max_preds))):
+            if faces and draw(st.booleans()):
+                x, y, w, h = faces[draw(st.integers(0, len(faces) - 1))]
+                rows.append(
+                    [x + draw(quarter), y + draw(quarter), w + draw(quarter), h + draw(quarter)]
+                )
+            else:
+                rows.append(
+                    [
+                        far + draw(st.integers(-80, 480)) / 4,
+                        draw(st.integers(-80, 480)) / 4,
+                        draw(st.integers(-4, 240)) / 4,
+                        draw(st.integers(-4, 240)) / 4,
+                    ]
+                )
+            rows[-1].append(
+                draw(
+                    st.one_of(
+                        st.sampled_from([0.0, 0.25, 0.5, 1.0]),
+                        st.floats(-50, 50, allow_nan=False, width=32),
+                    )
+                )
+            )
+        preds[keys[-1]] = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+    gt = WiderGroundTruth.from_images(keys, boxes, keeps)
+    return gt, preds

@@ -21,6 +21,7 @@ from reference.widerface_eval import (
 
 from hambox_core.evaluation import widerface as W
 from hambox_core.evaluation.cli import main as cli_main
+from hambox_core.evaluation.widerface_truth import ATTRIBUTES
 
 GT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "widerface_val_gt"
 HAVE_GT = (GT_DIR / "wider_face_val.mat").is_file() and all(
@@ -40,14 +41,18 @@ def _quiet(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
-def _assert_matches_reference(curves, ref_gt, cells):
+def _assert_matches_reference(curves, ref_gt, cells, semantics="official"):
     for s in W.SETTINGS:
-        ap, _, org = evaluate_reference(cells, ref_gt, s)
+        ap, pr, org = evaluate_reference(cells, ref_gt, s, semantics=semantics)
         c = curves[s]
-        # integer counts are compared exactly; the AP only differs by summation order
+        assert c.semantics == semantics
+        # integer counts and the curves are compared exactly; the AP too: the same operations
+        # in the same order (VOCap's sum runs left to right in both)
         np.testing.assert_array_equal(c.proposals, org[:, 0].astype(np.int64))
         np.testing.assert_array_equal(c.true_positives, org[:, 1].astype(np.int64))
-        assert c.ap == pytest.approx(ap, abs=1e-12)
+        np.testing.assert_array_equal(c.precision, pr[:, 0])
+        np.testing.assert_array_equal(c.recall, pr[:, 1])
+        assert c.ap == ap
 
 
 # --------------------------------------------------------------------------------------------
@@ -57,6 +62,11 @@ def _assert_matches_reference(curves, ref_gt, cells):
 
 @needs_gt
 def test_real_ground_truth_counts(real_gt):
+    # every attribute label list of wider_face_val.mat is loaded, one label per face
+    assert sorted(real_gt.attributes) == sorted(ATTRIBUTES)
+    assert np.bincount(real_gt.attributes["blur"]).tolist() == [5686, 10381, 23641]
+    assert np.bincount(real_gt.attributes["occlusion"]).tolist() == [23812, 7185, 8711]
+    assert np.bincount(real_gt.attributes["invalid"]).tolist() == [39123, 585]
     assert len(real_gt) == 3226
     assert real_gt.boxes.shape == (39708, 4)
     assert len(real_gt.events) == 61
@@ -88,24 +98,32 @@ def _timed(fn, *args):
 # 39--Ice_Skating holds the official negative-width face, 50--Celebration_Or_Party and
 # 37--Soccer an image whose only "face" is the 0 0 0 0 dummy, 7--Cheering zero-width faces.
 SCENARIOS = [
-    pytest.param([33], dict(seed=1, score_mode="unit"), id="unit-scores"),
-    pytest.param([1, 46], dict(seed=2, score_mode="logit"), id="scores-outside-0-1"),
-    pytest.param([6, 58], dict(seed=3, score_mode="unit", decimals=3), id="rounded-scores"),
-    pytest.param([7, 20, 31], dict(seed=4, score_mode="negative"), id="all-scores-negative"),
+    pytest.param([33], dict(seed=1, score_mode="unit"), "official", id="unit-scores"),
+    pytest.param([33], dict(seed=1, score_mode="unit"), "float", id="unit-scores-float"),
+    pytest.param([1, 46], dict(seed=2, score_mode="logit"), "official", id="scores-outside-0-1"),
+    pytest.param(
+        [6, 58], dict(seed=3, score_mode="unit", decimals=3), "official", id="rounded-scores"
+    ),
+    pytest.param(
+        [7, 20, 31], dict(seed=4, score_mode="negative"), "official", id="all-scores-negative"
+    ),
+    pytest.param(
+        [7, 20, 31], dict(seed=4, score_mode="negative"), "float", id="all-scores-negative-float"
+    ),
 ]
 
 
 @needs_gt
-@pytest.mark.parametrize(("events", "kwargs"), SCENARIOS)
-def test_matches_plain_reference_on_real_gt(real_gt, events, kwargs):
+@pytest.mark.parametrize(("events", "kwargs", "semantics"), SCENARIOS)
+def test_matches_plain_reference_on_real_gt(real_gt, events, kwargs, semantics):
     sub = real_gt.subset(events)
     ref_gt = load_gt_reference(GT_DIR, events=events)
     assert sub.keys() == [
         (e, n) for e, fl in zip(ref_gt["event_list"], ref_gt["file_list"], strict=True) for n in fl
     ]
     preds = synthetic_predictions(sub, per_image=25, drop_images=0.05, **kwargs)
-    curves = _quiet(W.pr_curves, preds, sub)
-    _assert_matches_reference(curves, ref_gt, preds_to_cells(preds, ref_gt))
+    curves = _quiet(W.pr_curves, preds, sub, semantics=semantics)
+    _assert_matches_reference(curves, ref_gt, preds_to_cells(preds, ref_gt), semantics)
 
 
 @needs_gt
@@ -264,13 +282,6 @@ def test_scores_are_normalised_in_single_precision():
     assert c.proposals[t + 1] == 2
 
 
-def test_equal_scores_count_everywhere_with_a_warning():
-    gt = _gt([[10, 10, 50, 50]], [True])
-    with pytest.warns(UserWarning, match="same score"):
-        c = W.pr_curves({("0--Parade", "img"): [[10, 10, 50, 50, 0.7]]}, gt)["hard"]
-    assert (c.proposals == 1).all() and c.ap == 1.0
-
-
 def test_missing_predictions_warn_and_count_as_no_detections():
     gt = W.WiderGroundTruth.from_images(
         [("e", "a"), ("e", "b")],
@@ -401,10 +412,86 @@ def test_ground_truth_mat_round_trip(tmp_path):
     np.testing.assert_array_equal(back.boxes, gt.boxes)
     for s in W.SETTINGS:
         np.testing.assert_array_equal(back.keep[s], gt.keep[s])
+    assert back.attributes == {}
     # and the plain reference reads the same files the same way
     ref = load_gt_reference(tmp_path)
     assert ref["file_list"] == [["a", "b"], ["c"]]
     assert [k.tolist() for k in ref["gt_list"]["hard"][0]] == [[1, 2], []]
+    # attribute labels travel too
+    labelled = W.WiderGroundTruth.from_images(
+        gt.keys(),
+        [gt.image_boxes(i) for i in range(len(gt))],
+        {
+            s: [gt.keep[s][gt.offsets[i] : gt.offsets[i + 1]] for i in range(len(gt))]
+            for s in gt.keep
+        },
+        attributes={"blur": [[2, 0], [1], [0]], "pose": [[0, 1], [0], [1]]},
+    )
+    W.write_ground_truth(tmp_path / "labelled", labelled)
+    back = W.load_ground_truth(tmp_path / "labelled")
+    assert sorted(back.attributes) == ["blur", "pose"]
+    assert back.attributes["blur"].tolist() == [2, 0, 1, 0]
+
+
+def test_written_ground_truth_has_the_official_types(tmp_path):
+    """face_bbx_list int32 and gt_list uint8 (uint16 beyond 255 faces), as the real files."""
+    from scipy.io import loadmat
+
+    many = np.tile([[1, 2, 3, 4]], (300, 1))
+    gt = W.WiderGroundTruth.from_images(
+        [("0--Parade", "a"), ("0--Parade", "b")],
+        [[[10, 10, 20, 20]], many],
+        {"hard": [[True], [True] * 300]},
+        attributes={"occlusion": [[1], [0] * 300]},
+    )
+    W.write_ground_truth(tmp_path, gt)
+    m = loadmat(tmp_path / "wider_hard_val.mat")
+    assert m["face_bbx_list"][0, 0][0, 0].dtype == np.int32
+    assert m["gt_list"][0, 0][0, 0].dtype == np.uint8
+    assert m["gt_list"][0, 0][1, 0].dtype == np.uint16
+    assert m["occlusion_label_list"][0, 0][0, 0].dtype == np.uint8
+    with pytest.raises(ValueError, match="not int32-valued"):
+        W.write_ground_truth(
+            tmp_path / "x",
+            W.WiderGroundTruth.from_images([("e", "a")], [[[0.5, 0, 1, 1]]], {"hard": [[True]]}),
+        )
+    with pytest.raises(ValueError, match="not int32-valued"):
+        W.write_ground_truth(
+            tmp_path / "x",
+            W.WiderGroundTruth.from_images([("e", "a")], [[[2**31, 0, 1, 1]]], {"hard": [[True]]}),
+        )
+
+
+@needs_gt
+def test_real_files_have_the_types_we_write():
+    from scipy.io import loadmat
+
+    m = loadmat(GT_DIR / "wider_hard_val.mat", variable_names=["face_bbx_list", "gt_list"])
+    assert {c.dtype for ev in m["face_bbx_list"][:, 0] for c in ev[:, 0]} == {np.dtype(np.int32)}
+    assert {c.dtype for ev in m["gt_list"][:, 0] for c in ev[:, 0]} == {
+        np.dtype(np.uint8),
+        np.dtype(np.uint16),
+    }
+
+
+def test_non_int32_mat_boxes_warn(tmp_path):
+    from scipy.io import savemat
+
+    cells = np.empty((1, 1), dtype=object)
+    cells[0, 0] = np.array(["0--Parade"])
+    files = np.empty((1, 1), dtype=object)
+    files[0, 0] = np.empty((1, 1), dtype=object)
+    files[0, 0][0, 0] = np.array(["a"])
+    boxes = np.empty((1, 1), dtype=object)
+    boxes[0, 0] = np.empty((1, 1), dtype=object)
+    boxes[0, 0][0, 0] = np.array([[1.0, 2.0, 3.0, 4.0]])
+    savemat(
+        tmp_path / "wider_face_val.mat",
+        {"event_list": cells, "file_list": files, "face_bbx_list": boxes},
+    )
+    with pytest.warns(UserWarning, match="double boxes, not int32"):
+        gt = W.load_ground_truth(tmp_path, settings=[])
+    assert gt.boxes.tolist() == [[1, 2, 3, 4]]
 
 
 def test_ground_truth_files_are_reproducible(tmp_path):
@@ -570,5 +657,5 @@ def test_evaluation_imports_without_matplotlib_or_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     first, second = out.stdout.splitlines()
-    assert first == "{'hard': 1.0}"
+    assert first == "WiderAP({'hard': 1.0}, semantics='official')"
     assert second == "", f"imported {second}"

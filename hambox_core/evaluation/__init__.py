@@ -1,8 +1,13 @@
 """Face-detection benchmarks, each under its own published protocol.
 
 * :mod:`.widerface` — the official WIDER FACE validation protocol (easy / medium / hard AP),
-  exact and fast: :func:`.widerface.evaluate`, :func:`.widerface.pr_curves`,
-  :func:`.widerface.load_ground_truth`, prediction folder I/O.
+  exact (the MATLAB tool's int32 arithmetic by default, ``semantics="float"`` for the float64
+  of the Python ports) and fast: :func:`.widerface.evaluate`, :func:`.widerface.pr_curves`;
+  its ground truth (:mod:`.widerface_truth`), prediction folders
+  (:mod:`.widerface_predictions`), kernels (:mod:`.widerface_kernels`) and AP per attribute
+  and face size (:mod:`.widerface_breakdown`).
+* :mod:`.matfile` — ``.mat`` files read in a child process, so that a corrupt one cannot crash
+  the caller.
 * :mod:`.fddb` — FDDB discrete and continuous ROC curves.
 * :mod:`.ap` — VOC AP and the AFW / PASCAL Face protocol of the ``face-eval`` toolbox.
 * :mod:`.plots` — PR and ROC figures (needs the optional matplotlib, imported on use).
