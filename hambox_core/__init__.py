@@ -4,7 +4,8 @@ Box operations, anchor generation and statistics, the SMS / DMS / NAMS / HAMBox 
 strategies, the regression-aware focal loss and post-processing.
 """
 
-from .anchors import AnchorGenerator, anchor_statistics
+from .analysis import anchor_statistics
+from .anchors import AnchorGenerator
 from .matching import (
     DMSMatcher,
     HAMBoxMatcher,

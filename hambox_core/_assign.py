@@ -1,8 +1,9 @@
 """The matching kernel: step one, ignore regions, and the four strategies' second steps.
 
 One numba entry point, :func:`match_kernel`, runs a whole image so that a matcher call costs one
-dispatch. Anchor candidates come from the grid enumerators when the anchors' layout is known
-and from a per-call spatial index otherwise (see :mod:`hambox_core._candidates`).
+dispatch. Anchor candidates come from the grid enumerators for the anchors on the grids that
+:mod:`hambox_core.grids` recognised, and from a per-call spatial index (or a scan, when they
+are few) for the rest (see :mod:`hambox_core._candidates`).
 
 Complexity per image with grid anchors: O(A) to initialise the outputs plus O(sum over faces of
 the anchors near each face); the HAMBox step adds O(A) to index the predicted boxes plus the
@@ -14,13 +15,18 @@ from __future__ import annotations
 import numpy as np
 
 from ._candidates import (
+    INDEX_MIN_BOXES,
     MIN_PRUNE_THR,
+    SCAN,
     build_box_index,
     dense_best,
     dense_candidates,
+    empty_index,
     grid_best_anchor,
     grid_candidates,
     index_candidates,
+    tether_boxes,
+    tethered_candidates,
 )
 from ._numba import njit, njit_inline
 from ._overlap import box_area_f32, iou_rows
@@ -35,16 +41,39 @@ _TOUCHED = 2
 
 
 @njit_inline
-def _candidates(boxes, groups, index, use_index, queries, b, t, strict, ioa, idx_buf, val_buf):
-    """Dispatch to the grid, index or dense enumerator for ``boxes``; returns the count."""
+def _candidates(
+    boxes, groups, rest, subset, index, use_index, queries, b, t, strict, ioa, idx_buf, val_buf
+):
+    """Boxes whose overlap with ``queries[b]`` passes ``t``: the grid groups' through the grid
+    enumerator, the others (the rows ``rest`` if ``subset``, else every row) through the index
+    or a scan. Fills the buffers and returns the count."""
+    n = 0
     if groups.shape[0] > 0:
-        return grid_candidates(boxes, groups, queries, b, t, strict, ioa, idx_buf, val_buf)
-    if use_index and not ioa and t > MIN_PRUNE_THR:
-        order, start, meta, cls, packed = index
-        return index_candidates(
-            order, start, meta, cls, packed, queries, b, t, strict, idx_buf, val_buf
-        )
-    return dense_candidates(boxes, queries, b, t, strict, ioa, idx_buf, val_buf)
+        n = grid_candidates(boxes, groups, queries, b, t, strict, ioa, idx_buf, val_buf, n)
+    if (rest.shape[0] if subset else boxes.shape[0]) > 0:
+        if use_index and not ioa and t > MIN_PRUNE_THR:
+            n = index_candidates(index, queries, b, t, strict, idx_buf, val_buf, n)
+        else:
+            n = dense_candidates(
+                boxes, rest, subset, queries, b, t, strict, ioa, idx_buf, val_buf, n
+            )
+    return n
+
+
+@njit
+def best_anchor(anchors, groups, rest, queries, b):
+    """The anchor with the highest IoU with ``queries[b]`` (lowest index on ties) among the grid
+    groups and the rows ``rest``; ``(-1, 0)`` when none overlaps."""
+    best_i = -1
+    best_v = np.float32(0.0)
+    if groups.shape[0] > 0:
+        best_i, best_v = grid_best_anchor(anchors, groups, queries, b)
+    if rest.shape[0] > 0:
+        i, v = dense_best(anchors, rest, True, queries, b)
+        if i >= 0 and (v > best_v or (v == best_v and i < best_i)):
+            best_i = i
+            best_v = v
+    return best_i, best_v
 
 
 @njit
@@ -81,6 +110,7 @@ def take_best(idx_buf, val_buf, n, thr32, need, g, labels, matched, compensated,
 def match_kernel(
     anchors,
     groups,
+    rest,
     gt,
     regions,
     pred,
@@ -96,7 +126,8 @@ def match_kernel(
 
     Parameters
     ----------
-    anchors : float32 (A, 4); groups : float64 (K, 8) grid layout, K = 0 if unknown.
+    anchors : float32 (A, 4); groups : float64 (K, 12) the grid groups (:mod:`.grids`);
+    rest : int64 (R,) the anchors on no grid (``groups`` and ``rest`` cover every anchor once).
     gt : float32 (G, 4); regions : float32 (R, 4) ignore regions.
     pred : float32 (A, 4) predicted boxes (HAMBox) or (0, 4).
     strategy : SMS, DMS, NAMS or HAMBOX.
@@ -125,22 +156,16 @@ def match_kernel(
     # neg_thr == 0 no anchor is background, so only positives need finding.
     t_lo = min(pos_thr, neg_thr) if neg32 > 0 else pos_thr
 
-    # A spatial index over the anchors when their grid layout is unknown.
-    use_index = False
+    # A spatial index over the anchors on no grid, unless they are few.
     t_index = t_lo
     if strategy == NAMS:
         t_index = min(t_index, second_thr)
-    if groups.shape[0] == 0 and num_gt > 0 and t_index > MIN_PRUNE_THR:
-        index = build_box_index(anchors, gt, t_index)
-        use_index = True
+    use_index = rest.shape[0] >= INDEX_MIN_BOXES and num_gt > 0 and t_index > MIN_PRUNE_THR
+    if use_index:
+        index = build_box_index(anchors, rest, True, gt, t_index)
+        use_index = index[2][4] != SCAN
     else:
-        index = (
-            np.empty(0, np.int64),
-            np.zeros(1, np.int64),
-            np.zeros(5),
-            np.zeros((0, 4)),
-            np.empty((0, 4), np.float32),
-        )
+        index = empty_index()
 
     # Any query yields each anchor (or predicted box) at most once, so buffers of length A
     # always suffice.
@@ -152,7 +177,19 @@ def match_kernel(
     # Step one: each anchor takes its best face (faces ascending, so ties keep the lower index).
     for g in range(num_gt):
         n = _candidates(
-            anchors, groups, index, use_index, gt, g, t_lo, False, False, idx_buf, val_buf
+            anchors,
+            groups,
+            rest,
+            True,
+            index,
+            use_index,
+            gt,
+            g,
+            t_lo,
+            False,
+            False,
+            idx_buf,
+            val_buf,
         )
         for p in range(n):
             i = idx_buf[p]
@@ -184,7 +221,19 @@ def match_kernel(
     # Ignore regions: anchors mostly inside one are not background (positives stay positive).
     for r in range(regions.shape[0]):
         n = _candidates(
-            anchors, groups, index, False, regions, r, ioa_thr, False, True, idx_buf, val_buf
+            anchors,
+            groups,
+            rest,
+            True,
+            index,
+            False,
+            regions,
+            r,
+            ioa_thr,
+            False,
+            True,
+            idx_buf,
+            val_buf,
         )
         for p in range(n):
             i = idx_buf[p]
@@ -195,10 +244,7 @@ def match_kernel(
         for g in range(num_gt):
             if num_matched[g] > 0:
                 continue
-            if groups.shape[0] > 0:
-                i, v = grid_best_anchor(anchors, groups, gt, g)
-            else:
-                i, v = dense_best(anchors, gt, g)
+            i, v = best_anchor(anchors, groups, rest, gt, g)
             if i >= 0 and v > 0:
                 labels[i] = 1
                 matched[i] = g
@@ -210,7 +256,19 @@ def match_kernel(
             if num_matched[g] >= top_k:
                 continue
             n = _candidates(
-                anchors, groups, index, use_index, gt, g, second_thr, True, False, idx_buf, val_buf
+                anchors,
+                groups,
+                rest,
+                True,
+                index,
+                use_index,
+                gt,
+                g,
+                second_thr,
+                True,
+                False,
+                idx_buf,
+                val_buf,
             )
             take_best(
                 idx_buf,
@@ -225,36 +283,46 @@ def match_kernel(
                 quality,
             )
     elif strategy == HAMBOX:
+        # Predicted boxes that stay near their grid anchor are searched on the grid; the others
+        # (loose) through an index of their own, or a scan. With no threshold to prune, all
+        # are scanned.
+        t_pred = min(second_thr, hq_thr)
+        strict = second_thr < hq_thr
+        prune = num_gt > 0 and t_pred > MIN_PRUNE_THR
+        on_grid = prune and groups.shape[0] > 0
+        if on_grid:
+            tethered, loose = tether_boxes(anchors, pred, groups, rest)
+        else:  # every box is loose
+            tethered = np.zeros(0, np.bool_)
+            loose = rest[:0]
+        num_loose = loose.shape[0] if on_grid else num_anchors
+        use_pred_index = prune and num_loose >= INDEX_MIN_BOXES
+        if use_pred_index:
+            pred_index = build_box_index(pred, loose, on_grid, gt, t_pred)
+            use_pred_index = pred_index[2][4] != SCAN
+        else:
+            pred_index = index
         # Quality of step-one positives: IoU of their predicted box with their face.
         for p in range(num_touched):
             i = touched[p]
             if labels[i] == 1:
                 g = matched[i]
                 quality[i] = iou_rows(pred, i, box_area_f32(pred, i), gt, g, box_area_f32(gt, g))
-        t_pred = min(second_thr, hq_thr)
-        strict = second_thr < hq_thr
-        use_pred_index = num_gt > 0 and t_pred > MIN_PRUNE_THR
-        if use_pred_index:
-            pred_index = build_box_index(pred, gt, t_pred)
-        else:
-            pred_index = index
         online32 = np.float32(second_thr)
         hq32 = np.float32(hq_thr)
         high_quality = np.zeros(num_anchors, np.bool_)
         for g in range(num_gt):
-            n = _candidates(
-                pred,
-                groups[:0],
-                pred_index,
-                use_pred_index,
-                gt,
-                g,
-                t_pred,
-                strict,
-                False,
-                idx_buf,
-                val_buf,
-            )
+            n = 0
+            if on_grid:
+                n = tethered_candidates(
+                    pred, tethered, groups, gt, g, t_pred, strict, idx_buf, val_buf, n
+                )
+            if use_pred_index:
+                n = index_candidates(pred_index, gt, g, t_pred, strict, idx_buf, val_buf, n)
+            else:
+                n = dense_candidates(
+                    pred, loose, on_grid, gt, g, t_pred, strict, False, idx_buf, val_buf, n
+                )
             for p in range(n):
                 if val_buf[p] >= hq32:
                     high_quality[idx_buf[p]] = True

@@ -1,26 +1,33 @@
 """Finding the boxes that can overlap a given box enough, without a dense IoU matrix.
 
-Three enumerators fill the same pair of caller-owned buffers (box indices, float32 overlaps;
-as long as the box set, since a query yields each box at most once) with every box
-whose overlap with a query box passes a threshold:
+Three enumerators append, to the same pair of caller-owned buffers (box indices, float32
+overlaps; as long as the box set, since a query yields each box at most once), every box whose
+overlap with a query box passes a threshold:
 
-* :func:`grid_candidates` — anchors laid out on feature-map grids (``AnchorGenerator``), found
-  by arithmetic on the grid: O(number of anchors near the query) per query.
-* :func:`index_candidates` — arbitrary boxes (predicted boxes, user anchors) through a spatial
-  index built by :func:`build_box_index` in O(N): boxes are bucketed by area class and centre
-  cell; a query visits the buckets that can hold a box with IoU above the threshold.
+* :func:`grid_candidates` — anchors on the feature-map grids recognised by
+  :mod:`hambox_core.grids`, found by arithmetic on the grid: O(number of anchors near the query)
+  per query.
+* :func:`index_candidates` — arbitrary boxes (predicted boxes, anchors on no grid) through a
+  spatial index built by :func:`build_box_index` in O(N): boxes are bucketed by area class and
+  centre cell; a query visits the buckets that can hold a box with IoU above the threshold.
 * :func:`dense_candidates` — every box, O(N) per query; the fallback when a threshold is so low
-  that no bound prunes anything.
+  that no bound prunes anything, or when there are too few boxes to index.
+
+The arbitrary-box enumerators work on all rows of a box array or, with ``subset``, on the rows
+listed in ``members``. Each enumerator takes the number of buffer entries already filled and
+returns the new count, so a query can collect the grid anchors and the rest in one buffer.
 
 Pruning is conservative: windows are derived from exact bounds with the threshold lowered by
-a relative 1e-5 and a small absolute slack, and every candidate is then tested with the exact
-float32 overlap, so the result equals a dense scan.
+a relative 1e-5 and a small absolute slack (plus, on grids, the group's measured distance from
+its formula), and every candidate is then tested with the exact float32 overlap, so the result
+equals a dense scan.
 
 Bounds used (``t`` a threshold, ``a`` a box, ``f`` the query):
 
 * IoU(a, f) >= t  implies  inter >= t / (1 + t) * (area_a + area_f), and since
   ``inter <= ix * min(h_a, h_f)`` the x-overlap ``ix`` must reach ``need / min(h_a, h_f)``;
-  ``ix <= (w_a + w_f) / 2 - |dx|`` then bounds the centre offset ``dx`` (same for y).
+  ``ix <= (w_a + w_f) / 2 - |dx|`` then bounds the centre offset ``dx`` (same for y). On a grid
+  group the anchor sizes lie in a small range; the bound uses its ends where each is safe.
 * IoU(a, f) >= t  also implies ``t * area_f <= area_a <= area_f / t`` and
   ``|dx| <= w_f * (1 / t + 1 - 2 t) / 2`` (from ``ix >= t w_f`` and ``w_a <= w_f / t``), which
   is what the spatial index uses since it does not know ``a`` in advance.
@@ -35,13 +42,23 @@ import numpy as np
 
 from ._numba import njit, njit_inline
 from ._overlap import box_area_f32, ioa_rows, iou_rows
+from .grids import CX, CY, DEV, FH, FW, NSHAPE, SHAPE, START, SX, SY, H, W
 
 #: Relative amount by which thresholds are lowered before deriving search windows.
 REL_SLACK = 1e-5
 #: Thresholds at or below this cannot prune; the enumerators fall back to a full scan.
 MIN_PRUNE_THR = 1e-6
 #: Cells per axis of the spatial index, per area class (at most).
-INDEX_CELLS = 128
+INDEX_CELLS = 32
+#: A predicted box whose corners all lie within this fraction of its anchor's size (the larger
+#: side) of the anchor's corners is searched on the anchors' grid (:func:`tether_boxes`).
+TETHER = 0.5
+#: Interleaved histograms of the index's counting sort.
+LANES = 4
+#: ``meta[4]`` of an index that was not built: the boxes must be scanned.
+SCAN = 2.0
+#: Fewer boxes than this are scanned, not indexed.
+INDEX_MIN_BOXES = 64
 
 
 @njit
@@ -53,12 +70,12 @@ def passes(v, t32, strict):
 
 
 @njit
-def axis_range(centre, half_extent, stride, n):
-    """Cells ``j`` in ``[0, n)`` with ``|(j + 0.5) * stride - centre| <= half_extent``."""
+def axis_range(centre, half_extent, origin, step, n):
+    """Cells ``j`` in ``[0, n)`` with ``|origin + j * step - centre| <= half_extent``."""
     if half_extent < 0.0 or n <= 0:
         return 0, -1
-    lo_f = (centre - half_extent) / stride - 0.5
-    hi_f = (centre + half_extent) / stride - 0.5
+    lo_f = (centre - half_extent - origin) / step
+    hi_f = (centre + half_extent - origin) / step
     if hi_f < 0.0 or lo_f > n - 1:
         return 0, -1
     lo = 0 if lo_f <= 0.0 else int(math.ceil(lo_f))
@@ -67,45 +84,48 @@ def axis_range(centre, half_extent, stride, n):
 
 
 @njit
-def iou_window(wa, ha, wf, hf, t, slack):
-    """Largest centre offsets (dx, dy) at which boxes of these sizes can reach IoU >= t.
+def iou_window(w_lo, w_hi, h_lo, h_hi, wf, hf, t, slack):
+    """Largest centre offsets (dx, dy) at which a box with width in ``[w_lo, w_hi]`` and height
+    in ``[h_lo, h_hi]`` can reach IoU >= t with a box of size ``(wf, hf)``.
 
     Returns negative values when no offset can. ``t <= 0`` gives the window of any overlap.
     """
     if t <= 0.0:
-        return (wa + wf) * 0.5 + slack, (ha + hf) * 0.5 + slack
-    mw = min(wa, wf)
-    mh = min(ha, hf)
+        return (w_hi + wf) * 0.5 + slack, (h_hi + hf) * 0.5 + slack
+    mw = min(w_hi, wf)
+    mh = min(h_hi, hf)
     if mw <= 0.0 or mh <= 0.0:
         return -1.0, -1.0
     tq = t * (1.0 - REL_SLACK)
-    need = tq / (1.0 + tq) * (wa * ha + wf * hf)
+    need = tq / (1.0 + tq) * (w_lo * h_lo + wf * hf)
     rx = need / mh
     ry = need / mw
     if rx > mw * (1.0 + REL_SLACK) + slack or ry > mh * (1.0 + REL_SLACK) + slack:
         return -1.0, -1.0
-    return (wa + wf) * 0.5 - rx + slack, (ha + hf) * 0.5 - ry + slack
+    return (w_hi + wf) * 0.5 - rx + slack, (h_hi + hf) * 0.5 - ry + slack
 
 
 @njit
-def ioa_window(wa, ha, wr, hr, t, slack):
-    """Largest centre offsets at which a box (wa, ha) can have IoA >= t with a region (wr, hr)."""
+def ioa_window(w_lo, w_hi, h_lo, h_hi, wr, hr, t, slack):
+    """Largest centre offsets at which a box (size ranges as in :func:`iou_window`) can have
+    IoA >= t with a region (wr, hr)."""
     if t <= 0.0:
-        return (wa + wr) * 0.5 + slack, (ha + hr) * 0.5 + slack
-    mw = min(wa, wr)
-    mh = min(ha, hr)
+        return (w_hi + wr) * 0.5 + slack, (h_hi + hr) * 0.5 + slack
+    mw = min(w_hi, wr)
+    mh = min(h_hi, hr)
     if mw <= 0.0 or mh <= 0.0:
         return -1.0, -1.0
     tq = t * (1.0 - REL_SLACK)
-    rx = tq * wa * ha / mh
-    ry = tq * wa * ha / mw
+    rx = tq * w_lo * h_lo / mh
+    ry = tq * w_lo * h_lo / mw
     if rx > mw * (1.0 + REL_SLACK) + slack or ry > mh * (1.0 + REL_SLACK) + slack:
         return -1.0, -1.0
-    return (wa + wr) * 0.5 - rx + slack, (ha + hr) * 0.5 - ry + slack
+    return (w_hi + wr) * 0.5 - rx + slack, (h_hi + hr) * 0.5 - ry + slack
 
 
 @njit
-def _query_geometry(boxes, b):
+def query_geometry(boxes, b):
+    """Centre and size of row ``b`` of a float32 (N, 4) array, in float64."""
     x0 = np.float64(boxes[b, 0])
     y0 = np.float64(boxes[b, 1])
     x1 = np.float64(boxes[b, 2])
@@ -129,47 +149,58 @@ def record(boxes, i, queries, b, area_b, t32, strict, ioa, idx_buf, val_buf, n):
 
 
 @njit_inline
+def group_sizes(groups, k):
+    """``(w_lo, w_hi, h_lo, h_hi)``: the range of the widths and heights of group ``k``."""
+    dev2 = 2.0 * groups[k, DEV]
+    return (
+        max(groups[k, W] - dev2, 0.0),
+        groups[k, W] + dev2,
+        max(groups[k, H] - dev2, 0.0),
+        groups[k, H] + dev2,
+    )
+
+
+@njit_inline
 def group_window(groups, k, bcx, bcy, bw, bh, t, ioa):
     """Rows ``r0..r1`` and columns ``c0..c1`` of group ``k`` whose anchors can pass ``t``.
 
     Row/column ranges are empty (``r1 < r0``) when no anchor of the group can.
     """
-    fh = int(groups[k, 1])
-    fw = int(groups[k, 2])
-    stride = groups[k, 5]
-    wa = groups[k, 6]
-    ha = groups[k, 7]
-    slack = 1e-5 * (abs(bcx) + abs(bcy) + wa + ha + bw + bh + stride) + 1e-6
+    w_lo, w_hi, h_lo, h_hi = group_sizes(groups, k)
+    sx = groups[k, SX]
+    sy = groups[k, SY]
+    slack = 1e-5 * (abs(bcx) + abs(bcy) + w_hi + h_hi + bw + bh + sx + sy) + 1e-6
+    slack += groups[k, DEV]
     if ioa:
-        dx, dy = ioa_window(wa, ha, bw, bh, t, slack)
+        dx, dy = ioa_window(w_lo, w_hi, h_lo, h_hi, bw, bh, t, slack)
     else:
-        dx, dy = iou_window(wa, ha, bw, bh, t, slack)
-    c0, c1 = axis_range(bcx, dx, stride, fw)
-    r0, r1 = axis_range(bcy, dy, stride, fh)
+        dx, dy = iou_window(w_lo, w_hi, h_lo, h_hi, bw, bh, t, slack)
+    c0, c1 = axis_range(bcx, dx, groups[k, CX], sx, int(groups[k, FW]))
+    r0, r1 = axis_range(bcy, dy, groups[k, CY], sy, int(groups[k, FH]))
     return r0, r1, c0, c1
 
 
 @njit_inline
 def group_anchor(groups, k, r, c):
     """Index of the anchor of group ``k`` at feature-map row ``r``, column ``c``."""
-    nshape = int(groups[k, 3])
-    return int(groups[k, 0]) + (r * int(groups[k, 2]) + c) * nshape + int(groups[k, 4])
+    nshape = int(groups[k, NSHAPE])
+    return int(groups[k, START]) + (r * int(groups[k, FW]) + c) * nshape + int(groups[k, SHAPE])
 
 
 @njit
-def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_buf):
-    """Anchors whose IoU (or IoA, if ``ioa``) with ``queries[b]`` passes ``t``.
+def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_buf, n):
+    """Grid anchors whose IoU (or IoA, if ``ioa``) with ``queries[b]`` passes ``t``.
 
-    Complexity: O(L + number of anchors in the windows), independent of the total anchor count.
+    Complexity: O(K + number of anchors in the windows), independent of the total anchor count.
 
     Parameters
     ----------
-    anchors : float32 (A, 4) grid anchors; groups : float64 (K, 8) their layout table.
+    anchors : float32 (A, 4); groups : float64 (K, 12) their group table (:mod:`.grids`).
     queries : float32 (Q, 4); b : row of the query box.
     t : float threshold; strict : compare with ``>`` instead of ``>=``.
     ioa : measure intersection over the anchor's area instead of IoU.
-    idx_buf, val_buf : int64 and float32 buffers to fill, at least as long as ``anchors``
-        (a query yields each anchor at most once).
+    idx_buf, val_buf : int64 and float32 buffers to append to, at least as long as ``anchors``.
+    n : entries already filled.
 
     Returns
     -------
@@ -178,23 +209,19 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
     """
     t32 = np.float32(t)
     full = t <= 0.0 and not strict
-    bcx, bcy, bw, bh = _query_geometry(queries, b)
+    bcx, bcy, bw, bh = query_geometry(queries, b)
     area_b = box_area_f32(queries, b)
-    # IoU <= min(area) / max(area): levels whose anchors are far too small or too large for
+    # IoU <= min(area) / max(area): groups whose anchors are far too small or too large for
     # the query are skipped before any window arithmetic.
     area_lo = bw * bh * t * (1.0 - 2 * REL_SLACK)
     area_hi = bw * bh / t * (1.0 + 2 * REL_SLACK) if t > 0.0 else np.inf
-    n = 0
     for k in range(groups.shape[0]):
-        if (
-            not ioa
-            and not full
-            and t > 0.0
-            and not area_lo <= groups[k, 6] * groups[k, 7] <= area_hi
-        ):
-            continue
+        if not ioa and not full and t > 0.0:
+            w_lo, w_hi, h_lo, h_hi = group_sizes(groups, k)
+            if w_hi * h_hi < area_lo or w_lo * h_lo > area_hi:
+                continue
         if full:
-            r0, r1, c0, c1 = 0, int(groups[k, 1]) - 1, 0, int(groups[k, 2]) - 1
+            r0, r1, c0, c1 = 0, int(groups[k, FH]) - 1, 0, int(groups[k, FW]) - 1
         else:
             r0, r1, c0, c1 = group_window(groups, k, bcx, bcy, bw, bh, t, ioa)
         for r in range(r0, r1 + 1):
@@ -206,13 +233,13 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
 
 @njit
 def grid_best_anchor(anchors, groups, queries, b):
-    """The anchor with the highest IoU with ``queries[b]`` (lowest index on ties).
+    """The grid anchor with the highest IoU with ``queries[b]`` (lowest index on ties).
 
-    Levels are visited in decreasing order of their best possible IoU (centres coinciding);
+    Groups are visited in decreasing order of their best possible IoU (centres coinciding);
     each is searched only where an anchor can still reach the best IoU found so far, and the
-    search stops when no remaining level can. Returns ``(-1, 0)`` when no anchor overlaps.
+    search stops when no remaining group can. Returns ``(-1, 0)`` when no anchor overlaps.
     """
-    bcx, bcy, bw, bh = _query_geometry(queries, b)
+    bcx, bcy, bw, bh = query_geometry(queries, b)
     best_i = -1
     best_v = np.float32(0.0)
     if bw <= 0.0 or bh <= 0.0:
@@ -221,11 +248,12 @@ def grid_best_anchor(anchors, groups, queries, b):
     ngroups = groups.shape[0]
     bound = np.empty(ngroups)
     for k in range(ngroups):
-        wa = groups[k, 6]
-        ha = groups[k, 7]
-        inter0 = min(wa, bw) * min(ha, bh)
-        union0 = wa * ha + bw * bh - inter0
-        bound[k] = inter0 / union0 if union0 > 0.0 else 0.0
+        # IoU = I / (A + B - I) grows with I and falls with A: the largest intersection over
+        # the smallest anchor bounds it.
+        w_lo, w_hi, h_lo, h_hi = group_sizes(groups, k)
+        inter_hi = min(w_hi, bw) * min(h_hi, bh)
+        union_lo = w_lo * h_lo + bw * bh - inter_hi
+        bound[k] = min(1.0, inter_hi / union_lo) if union_lo > 0.0 else 1.0
     for k in np.argsort(-bound, kind="mergesort"):
         if bound[k] * (1.0 + 10 * REL_SLACK) + 1e-7 < best_v:
             break
@@ -241,23 +269,143 @@ def grid_best_anchor(anchors, groups, queries, b):
 
 
 @njit
-def dense_candidates(boxes, queries, b, t, strict, ioa, idx_buf, val_buf):
-    """Every row of ``boxes`` whose IoU (or IoA) with ``queries[b]`` passes ``t``. O(N)."""
+def tether_bound(groups, k):
+    """Bound on the distance of a tethered predicted box's corners from group ``k``'s formula."""
+    tol = np.float32(TETHER * max(groups[k, W], groups[k, H]))
+    return np.float64(tol) * (1.0 + 2.0**-20) + groups[k, DEV]
+
+
+@njit
+def tether_boxes(anchors, pred, groups, rest):
+    """Which predicted boxes stay near their grid anchor (are *tethered* to it).
+
+    A predicted box is tethered when each of its corners lies within ``TETHER * max(w, h)`` of
+    its anchor's corner (``w, h`` the anchor group's size). The boxes of a group then lie
+    within a known distance of the group's grid, so :func:`tethered_candidates` finds them by
+    arithmetic like the anchors; the others (and the boxes of anchors on no grid) are *loose*.
+    One vectorised pass over the two arrays.
+
+    Parameters
+    ----------
+    anchors, pred : float32 (A, 4) C-contiguous; groups, rest : the anchors' group table and
+    the anchors on no grid.
+
+    Returns
+    -------
+    tethered : bool (A,); loose : int64 (L,) the other rows (in no particular order).
+    """
+    num = anchors.shape[0]
+    aflat = anchors.reshape(anchors.size)
+    pflat = pred.reshape(pred.size)
+    tethered = np.zeros(num, np.bool_)
+    loose = np.empty(num, np.int64)
+    nloose = 0
+    for i in rest:
+        loose[nloose] = i
+        nloose += 1
+    for k in range(groups.shape[0]):
+        if groups[k, SHAPE] != 0:
+            continue
+        start = int(groups[k, START])
+        fw = int(groups[k, FW])
+        n = int(groups[k, NSHAPE])
+        per_row = fw * n
+        m = per_row * 4
+        tol = np.empty(m, np.float32)
+        for c in range(fw):
+            for kk in range(n):
+                t = np.float32(TETHER * max(groups[k + kk, W], groups[k + kk, H]))
+                j = (c * n + kk) * 4
+                tol[j] = t
+                tol[j + 1] = t
+                tol[j + 2] = t
+                tol[j + 3] = t
+        far = np.empty(m, np.uint8)
+        far_any = far.view(np.uint32)  # one word per box: nonzero if any corner is far
+        for r in range(int(groups[k, FH])):
+            first = start + r * per_row
+            a_row = aflat[first * 4 : first * 4 + m]
+            p_row = pflat[first * 4 : first * 4 + m]
+            for j in range(m):
+                far[j] = np.uint8(not abs(p_row[j] - a_row[j]) <= tol[j])
+            for q in range(per_row):  # branch-free: always write, advance when loose
+                near = far_any[q] == 0
+                tethered[first + q] = near
+                loose[nloose] = first + q
+                nloose += not near
+    return tethered, loose[:nloose].copy()
+
+
+@njit
+def tethered_candidates(pred, tethered, groups, queries, b, t, strict, idx_buf, val_buf, n):
+    """Tethered predicted boxes (:func:`tether_boxes`) whose IoU with ``queries[b]`` passes ``t``.
+
+    A tethered box of group ``k`` lies within ``e = w / 2 + tether_bound`` (``h / 2 + ...``) of
+    its anchor's formula centre and has width in ``[w - 2 bound, w + 2 bound]``. IoU >= t needs
+    an x-overlap of at least ``t * w_f`` (inter >= t * area_f, and the y-overlap is at most
+    ``h_f``), so the anchor's centre lies within ``w_f / 2 - t * w_f + e`` of the query's; the
+    area bound prunes whole groups. ``t`` must be > 0. Appends to the buffers after the ``n``
+    entries already filled and returns the new count.
+    """
+    t32 = np.float32(t)
+    fcx, fcy, fw, fh = query_geometry(queries, b)
+    if fw <= 0.0 or fh <= 0.0:
+        return n
+    area_b = box_area_f32(queries, b)
+    farea = fw * fh
+    area_lo = farea * t * (1.0 - 2 * REL_SLACK)
+    area_hi = farea / t * (1.0 + 2 * REL_SLACK)
+    tq = t * (1.0 - REL_SLACK)
+    for k in range(groups.shape[0]):
+        bound = tether_bound(groups, k)
+        w = groups[k, W]
+        h = groups[k, H]
+        if (w + 2 * bound) * (h + 2 * bound) < area_lo:
+            continue
+        if max(w - 2 * bound, 0.0) * max(h - 2 * bound, 0.0) > area_hi:
+            continue
+        sx = groups[k, SX]
+        sy = groups[k, SY]
+        slack = 1e-5 * (abs(fcx) + abs(fcy) + w + h + fw + fh + sx + sy) + 1e-6
+        half_x = fw * (0.5 - tq) + w * 0.5 + bound + slack
+        half_y = fh * (0.5 - tq) + h * 0.5 + bound + slack
+        c0, c1 = axis_range(fcx, half_x, groups[k, CX], sx, int(groups[k, FW]))
+        r0, r1 = axis_range(fcy, half_y, groups[k, CY], sy, int(groups[k, FH]))
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                i = group_anchor(groups, k, r, c)
+                if tethered[i]:
+                    v = iou_rows(pred, i, box_area_f32(pred, i), queries, b, area_b)
+                    if passes(v, t32, strict):
+                        idx_buf[n] = i
+                        val_buf[n] = v
+                        n += 1
+    return n
+
+
+@njit
+def dense_candidates(boxes, members, subset, queries, b, t, strict, ioa, idx_buf, val_buf, n):
+    """Every box (every row, or with ``subset`` the rows ``members``) whose IoU (or IoA) with
+    ``queries[b]`` passes ``t``. O(N)."""
     t32 = np.float32(t)
     area_b = box_area_f32(queries, b)
-    n = 0
-    for i in range(boxes.shape[0]):
+    count = members.shape[0] if subset else boxes.shape[0]
+    for p in range(count):
+        i = members[p] if subset else p
         n = record(boxes, i, queries, b, area_b, t32, strict, ioa, idx_buf, val_buf, n)
     return n
 
 
 @njit
-def dense_best(boxes, queries, b):
-    """Row of ``boxes`` with the highest IoU with ``queries[b]`` (lowest on ties); O(N)."""
+def dense_best(boxes, members, subset, queries, b):
+    """Box (among all rows, or the rows ``members``) with the highest IoU with ``queries[b]``
+    (lowest index on ties), and that IoU; ``(-1, 0)`` if none overlaps. O(N)."""
     best_i = -1
     best_v = np.float32(0.0)
     area_b = box_area_f32(queries, b)
-    for i in range(boxes.shape[0]):
+    count = members.shape[0] if subset else boxes.shape[0]
+    for p in range(count):
+        i = members[p] if subset else p
         v = iou_rows(boxes, i, box_area_f32(boxes, i), queries, b, area_b)
         if v > best_v:
             best_v = v
@@ -266,32 +414,55 @@ def dense_best(boxes, queries, b):
 
 
 @njit
-def _reach(t):
+def reach(t):
     """Centre-offset bound in units of the query's side: (1 / t + 1 - 2 t) / 2."""
     return (1.0 / t + 1.0 - 2.0 * t) * 0.5
 
 
 @njit
-def build_box_index(boxes, gt, t_min):
+def empty_index():
+    """An index that holds no box (``meta[4] == 0``)."""
+    return (
+        np.empty(0, np.int32),
+        np.zeros(1, np.int32),
+        np.zeros(5),
+        np.zeros((0, 5)),
+        np.empty((0, 4), np.float32),
+    )
+
+
+@njit
+def build_box_index(boxes, members, subset, gt, t_min):
     """Bucket ``boxes`` so that IoU >= ``t_min`` queries with faces ``gt`` visit few of them.
 
-    Boxes are grouped by area class (power-of-two bins of the area), and each class by the
-    cell of its centre on a uniform grid over the region the faces can reach. A class's grid
-    has about one cell per two boxes of that class (at most ``INDEX_CELLS`` per axis, and no
-    cell smaller than the class's box side), so a query visits O(1) boxes per cell.
+    The boxes must be valid (finite, ``x1 >= x0``, ``y1 >= y0``; see
+    :func:`hambox_core._validation.first_invalid_box`).
 
-    Complexity: O(N) time and memory (three passes over the boxes; at most N / 2 + C cells).
+    Boxes are grouped by area class (power-of-two bins of the area), and each class by the
+    cell of its centre on a grid over the region the faces can reach (cells no smaller than the
+    class's box side, at most ``INDEX_CELLS`` and ``sqrt(N)`` per axis), so that a query visits
+    the few cells near it.
+
+    Complexity: O(N) time and memory: a counting sort by bucket (two passes over the boxes).
+
+    Parameters
+    ----------
+    boxes : float32 (N, 4); members : int64 (M,) rows to index if ``subset`` (else all rows).
+    gt : float32 (G, 4) the faces queries will come from; t_min : lowest query threshold.
 
     Returns
     -------
-    order : int64 (M,) indices of the indexed boxes, grouped by bucket.
-    start : int64 (B + 1,) bucket offsets into ``order``.
-    meta : float64 (5,) ``x0, y0, e_lo, e_hi, valid``; valid 0 means nothing can match.
-    cls : float64 (C, 4) per area class: cell size, cells in x, cells in y, first bucket.
-    packed : float32 (M, 4) the indexed boxes, in ``order``.
+    order : int32 (P,) indices of the indexed boxes, grouped by bucket.
+    start : int32 (B + 1,) bucket offsets into ``order``.
+    meta : float64 (5,) ``x_lo, y_lo, e_lo, e_hi, state``: state 1 an index, 0 nothing can
+        match (empty), 2 not indexed: the boxes must be scanned (:func:`dense_candidates`).
+    cls : float64 (C, 5) per area class: cell width, cell height, cells in x, cells in y,
+        first bucket.
+    packed : float32 (P, 4) the indexed boxes, in ``order``.
     """
+    count = members.shape[0] if subset else boxes.shape[0]
     tq = t_min * (1.0 - REL_SLACK)
-    reach = _reach(tq)
+    rch = reach(tq)
     x_lo = np.inf
     y_lo = np.inf
     x_hi = -np.inf
@@ -299,117 +470,123 @@ def build_box_index(boxes, gt, t_min):
     a_lo = np.inf
     a_hi = 0.0
     for g in range(gt.shape[0]):
-        fcx, fcy, fw, fh = _query_geometry(gt, g)
+        fcx, fcy, fw, fh = query_geometry(gt, g)
         area = fw * fh
         if area <= 0.0:
             continue
-        slack = 1e-5 * (abs(fcx) + abs(fcy) + (fw + fh) * (1.0 + reach)) + 1e-6
-        x_lo = min(x_lo, fcx - fw * reach - slack)
-        x_hi = max(x_hi, fcx + fw * reach + slack)
-        y_lo = min(y_lo, fcy - fh * reach - slack)
-        y_hi = max(y_hi, fcy + fh * reach + slack)
+        slack = 1e-5 * (abs(fcx) + abs(fcy) + (fw + fh) * (1.0 + rch)) + 1e-6
+        x_lo = min(x_lo, fcx - fw * rch - slack)
+        x_hi = max(x_hi, fcx + fw * rch + slack)
+        y_lo = min(y_lo, fcy - fh * rch - slack)
+        y_hi = max(y_hi, fcy + fh * rch + slack)
         a_lo = min(a_lo, area)
         a_hi = max(a_hi, area)
-    meta = np.zeros(5)
     if a_hi <= 0.0:
-        return (
-            np.empty(0, np.int64),
-            np.zeros(1, np.int64),
-            meta,
-            np.zeros((0, 4)),
-            np.empty((0, 4), np.float32),
-        )
+        return empty_index()
+    # Area classes are frexp exponents. Boxes of normal float32 area have -125..129 (inf);
+    # faces so small that a box of subnormal area could match are scanned, not indexed, and
+    # faces too large for any float32 area to reach match nothing.
     e_lo = math.frexp(a_lo * tq * (1.0 - REL_SLACK))[1]
-    e_hi = math.frexp(a_hi / tq * (1.0 + REL_SLACK))[1]
+    e_hi = min(129, math.frexp(a_hi / tq * (1.0 + REL_SLACK))[1])
+    if e_lo < -125:
+        out = empty_index()
+        out[2][4] = SCAN
+        return out
     ncls = e_hi - e_lo + 1
+    if ncls <= 0:
+        return empty_index()
     width = x_hi - x_lo
     height = y_hi - y_lo
 
-    # Pass 1: area class of every box (from the float32 exponent bits; math.frexp is slow),
-    # -1 for boxes that cannot reach any face; centres kept for pass 2.
-    n = boxes.shape[0]
-    areas = np.empty(n, np.float32)
-    for i in range(n):
-        areas[i] = box_area_f32(boxes, i)
-    bits = areas.view(np.int32)
-    key = np.empty(n, np.int64)
-    cxs = np.empty(n, np.float32)
-    cys = np.empty(n, np.float32)
-    per_class = np.zeros(ncls, np.int64)
-    x_lo32 = np.float32(x_lo)
-    x_hi32 = np.float32(x_hi)
-    y_lo32 = np.float32(y_lo)
-    y_hi32 = np.float32(y_hi)
-    half = np.float32(0.5)
-    for i in range(n):
-        c = -1
-        cx = (boxes[i, 0] + boxes[i, 2]) * half
-        cy = (boxes[i, 1] + boxes[i, 3]) * half
-        if areas[i] > 0:
-            biased = (bits[i] >> 23) & 0xFF
-            e = biased - 126 if biased > 0 else math.frexp(np.float64(areas[i]))[1]
-            # The domain's slack exceeds float32 rounding of the centres by far.
-            if e_lo <= e <= e_hi and x_lo32 <= cx <= x_hi32 and y_lo32 <= cy <= y_hi32:
-                c = e - e_lo
-                per_class[c] += 1
-        key[i] = c
-        cxs[i] = cx
-        cys[i] = cy
-
-    # Each class's grid: about two boxes per cell, cells no smaller than the boxes.
-    cls = np.empty((ncls, 4))
-    inv_cell = np.empty(ncls, np.float32)
+    # Each class's grid: cells no smaller than the class's boxes, at most INDEX_CELLS a side.
+    cap = max(1, min(INDEX_CELLS, int(math.sqrt(count))))  # few boxes, few cells
+    cls = np.empty((ncls, 5))
+    inv_x = np.empty(ncls, np.float32)
+    inv_y = np.empty(ncls, np.float32)
     nxs = np.empty(ncls, np.int64)
     nys = np.empty(ncls, np.int64)
     bases = np.empty(ncls, np.int64)
     nbuckets = 0
     for c in range(ncls):
         side = math.sqrt(math.ldexp(1.0, e_lo + c - 1))
-        per_axis = max(1, min(INDEX_CELLS, int(math.sqrt(per_class[c] * 0.5))))
-        cell = max(side, max(width, height) / per_axis)
-        nx = max(1, min(INDEX_CELLS, int(math.ceil(width / cell))))
-        ny = max(1, min(INDEX_CELLS, int(math.ceil(height / cell))))
-        cell = max(cell, width / nx, height / ny)
-        cls[c, 0] = cell
-        cls[c, 1] = nx
-        cls[c, 2] = ny
-        cls[c, 3] = nbuckets
-        inv_cell[c] = np.float32(1.0 / cell)
+        nx = max(1, min(cap, int(width / side)))
+        ny = max(1, min(cap, int(height / side)))
+        cls[c, 0] = width / nx
+        cls[c, 1] = height / ny
+        cls[c, 2] = nx
+        cls[c, 3] = ny
+        cls[c, 4] = nbuckets
+        inv_x[c] = np.float32(nx / width)
+        inv_y[c] = np.float32(ny / height)
         nxs[c] = nx
         nys[c] = ny
         bases[c] = nbuckets
         nbuckets += nx * ny
 
-    # Pass 2: bucket of every box and bucket sizes. A centre rounded into a neighbouring cell is
-    # still found: query windows carry a slack far larger than float32 rounding.
-    start = np.zeros(nbuckets + 1, np.int64)
-    for i in range(n):
-        c = key[i]
-        if c < 0:
-            continue
-        ix = min(int((cxs[i] - x_lo32) * inv_cell[c]), nxs[c] - 1)
-        iy = min(int((cys[i] - y_lo32) * inv_cell[c]), nys[c] - 1)
-        k = bases[c] + max(iy, 0) * nxs[c] + max(ix, 0)
-        key[i] = k
-        start[k + 1] += 1
-    for k in range(nbuckets):
-        start[k + 1] += start[k]
+    # Pass 1: the bucket of every box (-1 if it cannot reach any face: area class from the
+    # float32 exponent bits, since math.frexp is slow; centre inside the faces' domain), and
+    # bucket sizes. Consecutive boxes often share a bucket; counting them in LANES interleaved
+    # histograms keeps one increment from waiting on the previous one.
+    key = np.empty(count, np.int32)
+    counts = np.zeros((LANES, nbuckets), np.int32)
+    x_lo32 = np.float32(x_lo)
+    x_hi32 = np.float32(x_hi)
+    y_lo32 = np.float32(y_lo)
+    y_hi32 = np.float32(y_hi)
+    half = np.float32(0.5)
+    area_bits = np.empty(1, np.float32)
+    bits = area_bits.view(np.int32)
+    for p in range(count):
+        i = members[p] if subset else p
+        x0 = boxes[i, 0]
+        y0 = boxes[i, 1]
+        x1 = boxes[i, 2]
+        y1 = boxes[i, 3]
+        area_bits[0] = (x1 - x0) * (y1 - y0)
+        cx = (x0 + x1) * half
+        cy = (y0 + y1) * half
+        # frexp's exponent of a normal float32; subnormal and zero areas get -126 < e_lo.
+        e = ((bits[0] >> 23) & 0xFF) - 126
+        # The domain's slack exceeds float32 rounding of the centres by far.
+        inside = (area_bits[0] > 0) & (x_lo32 <= cx) & (cx <= x_hi32)
+        inside &= (y_lo32 <= cy) & (cy <= y_hi32) & (e_lo <= e) & (e <= e_hi)
+        k = -1
+        if inside:
+            c = e - e_lo
+            ix = min(int((cx - x_lo32) * inv_x[c]), nxs[c] - 1)
+            iy = min(int((cy - y_lo32) * inv_y[c]), nys[c] - 1)
+            k = bases[c] + max(iy, 0) * nxs[c] + max(ix, 0)
+            counts[p & (LANES - 1), k] += 1
+        key[p] = k
 
-    # Pass 3: the box indices, and copies of the boxes, in bucket order, so that a query reads
-    # its candidates sequentially instead of jumping around the (A, 4) array.
-    fill = start[:-1].copy()
-    order = np.empty(start[nbuckets], np.int64)
-    packed = np.empty((start[nbuckets], 4), np.float32)
-    for i in range(n):
-        k = key[i]
+    # Bucket offsets; within a bucket, each lane's boxes get their own run.
+    start = np.empty(nbuckets + 1, np.int32)
+    total = 0
+    for b in range(nbuckets):
+        start[b] = total
+        for lane in range(LANES):
+            size = counts[lane, b]
+            counts[lane, b] = total
+            total += size
+    start[nbuckets] = total
+
+    # Pass 2: the box indices, and copies of the boxes, in bucket order, so that a query reads
+    # its candidates sequentially instead of jumping around the (N, 4) array.
+    order = np.empty(total, np.int32)
+    packed = np.empty((total, 4), np.float32)
+    for p in range(count):
+        k = key[p]
         if k >= 0:
-            q = fill[k]
+            lane = p & (LANES - 1)
+            q = counts[lane, k]
+            counts[lane, k] = q + 1
+            i = members[p] if subset else p
             order[q] = i
             packed[q, 0] = boxes[i, 0]
             packed[q, 1] = boxes[i, 1]
             packed[q, 2] = boxes[i, 2]
             packed[q, 3] = boxes[i, 3]
-            fill[k] += 1
+    meta = np.zeros(5)
     meta[0] = x_lo
     meta[1] = y_lo
     meta[2] = e_lo
@@ -419,23 +596,24 @@ def build_box_index(boxes, gt, t_min):
 
 
 @njit
-def index_candidates(order, start, meta, cls, packed, queries, b, t, strict, idx_buf, val_buf):
+def index_candidates(index, queries, b, t, strict, idx_buf, val_buf, n):
     """Boxes whose IoU with ``queries[b]`` passes ``t``, through a :func:`build_box_index` index.
 
-    ``t`` must be at least the ``t_min`` the index was built for. Complexity: O(buckets in the
+    ``t`` must be at least the ``t_min`` the index was built for. Appends to the buffers after
+    the ``n`` entries already filled and returns the new count. Complexity: O(buckets in the
     query window + boxes in them).
     """
+    order, start, meta, cls, packed = index
     t32 = np.float32(t)
-    n = 0
-    if meta[4] == 0.0:
+    if meta[4] != 1.0:
         return n
-    fcx, fcy, fw, fh = _query_geometry(queries, b)
+    fcx, fcy, fw, fh = query_geometry(queries, b)
     farea = fw * fh
     if farea <= 0.0:
         return n
     tq = t * (1.0 - REL_SLACK)
-    reach = _reach(tq)
-    slack = 1e-5 * (abs(fcx) + abs(fcy) + (fw + fh) * (1.0 + reach)) + 1e-6
+    rch = reach(tq)
+    slack = 1e-5 * (abs(fcx) + abs(fcy) + (fw + fh) * (1.0 + rch)) + 1e-6
     x_lo = meta[0]
     y_lo = meta[1]
     e_lo = int(meta[2])
@@ -445,14 +623,15 @@ def index_candidates(order, start, meta, cls, packed, queries, b, t, strict, idx
     area_b = box_area_f32(queries, b)
     for e in range(ea, eb + 1):
         c = e - e_lo
-        cell = cls[c, 0]
-        nx = int(cls[c, 1])
-        ny = int(cls[c, 2])
-        base = int(cls[c, 3])
-        gx0 = max(0, int(math.floor((fcx - fw * reach - slack - x_lo) / cell)))
-        gx1 = min(nx - 1, int(math.floor((fcx + fw * reach + slack - x_lo) / cell)))
-        gy0 = max(0, int(math.floor((fcy - fh * reach - slack - y_lo) / cell)))
-        gy1 = min(ny - 1, int(math.floor((fcy + fh * reach + slack - y_lo) / cell)))
+        cell_x = cls[c, 0]
+        cell_y = cls[c, 1]
+        nx = int(cls[c, 2])
+        ny = int(cls[c, 3])
+        base = int(cls[c, 4])
+        gx0 = max(0, int(math.floor((fcx - fw * rch - slack - x_lo) / cell_x)))
+        gx1 = min(nx - 1, int(math.floor((fcx + fw * rch + slack - x_lo) / cell_x)))
+        gy0 = max(0, int(math.floor((fcy - fh * rch - slack - y_lo) / cell_y)))
+        gy1 = min(ny - 1, int(math.floor((fcy + fh * rch + slack - y_lo) / cell_y)))
         for gy in range(gy0, gy1 + 1):
             # Buckets of one row of cells are contiguous in ``packed``.
             p0 = start[base + gy * nx + gx0]

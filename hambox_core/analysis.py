@@ -3,8 +3,7 @@
 Fig. 1 of the paper plots, against the anchor scale (the multiplier of the base sizes
 ``16 .. 512`` on strides ``4 .. 128``), the mean number of anchors that step one of the standard
 matching (IoU >= 0.35) gives each face, and the fraction of faces that get at least one. The
-computation is :func:`hambox_core.anchors.anchor_statistics`; this module adds what a user needs
-around it:
+computation is :func:`anchor_statistics`; this module also holds what a user needs around it:
 
 * :func:`load_faces` reads the faces of a data set from a WIDER-format annotation text file
   (the official ``wider_face_*_bbx_gt.txt`` or RetinaFace's ``label.txt``) or from the official
@@ -29,10 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import as_boxes, check_fraction, check_image_size
+from .anchors import AnchorGenerator
+from .matching import SMSMatcher
+
 __all__ = [
     "FIG1_SCALES",
     "IOU_BIN_EDGES",
     "FaceSet",
+    "anchor_statistics",
     "load_faces",
     "plot_anchor_statistics",
     "plot_detector_analysis",
@@ -199,6 +203,99 @@ def load_faces(path, *, setting: str = "all") -> FaceSet:
 # --------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------
+
+
+def anchor_statistics(
+    gt_boxes_per_image,
+    scales: Sequence[float],
+    image_hws=None,
+    iou_thr: float = 0.35,
+    *,
+    strides: Sequence[int] = (4, 8, 16, 32, 64, 128),
+    base_sizes: Sequence[float] = (16, 32, 64, 128, 256, 512),
+    ratios: Sequence[float] = (1.0,),
+) -> dict[str, np.ndarray]:
+    """Anchors matched per face against anchor scale (paper Fig. 1).
+
+    For each anchor ``scale``, every image's faces are matched with step one of the standard
+    strategy (each anchor takes its best face; IoU >= ``iou_thr`` is positive) on the anchor
+    grid of that scale, and the faces' matched-anchor counts are gathered. Matching uses the
+    matchers' grid search, never a dense anchors x faces matrix.
+
+    Parameters
+    ----------
+    gt_boxes_per_image : sequence of array_like of shape (G_i, 4)
+        xyxy face boxes of each image.
+    scales : sequence of float
+        Anchor scales to evaluate (multipliers of ``base_sizes``, as ``AnchorGenerator.scale``).
+    image_hws : sequence of (H, W), optional
+        Image sizes. Without them (the official ``.mat`` ground truth has none) each image's
+        grid starts at the origin and extends right and down far enough to hold every anchor
+        that can overlap a face, i.e. as if the image were unbounded.
+    iou_thr : float, default 0.35
+        Positive IoU threshold of step one.
+    strides, base_sizes, ratios
+        Anchor layout, as in :class:`AnchorGenerator`.
+
+    Returns
+    -------
+    dict
+        ``"scales"`` (S,) float64; ``"mean_matched"`` (S,) float64, the mean number of anchors
+        matched per face; ``"frac_matched"`` (S,) float64, the fraction of faces with at least
+        one matched anchor; ``"num_faces"``, the number of faces counted. Faces of zero area
+        are counted (they can never match).
+
+    Examples
+    --------
+    >>> stats = anchor_statistics([[[10, 10, 30, 30], [100, 100, 102, 102]]], scales=[0.5, 1.0])
+    >>> stats["frac_matched"]
+    array([0.5, 0.5])
+    """
+    scales = [float(s) for s in scales]
+    if not scales:
+        raise ValueError("scales must name at least one anchor scale")
+    iou_thr = check_fraction(iou_thr, "iou_thr")
+    images = [as_boxes(g, f"gt_boxes_per_image[{i}]") for i, g in enumerate(gt_boxes_per_image)]
+    if image_hws is not None:
+        image_hws = list(image_hws)
+        if len(image_hws) != len(images):
+            raise ValueError(
+                f"image_hws has {len(image_hws)} entries but gt_boxes_per_image has {len(images)}"
+            )
+    num_faces = sum(g.shape[0] for g in images)
+    mean = np.zeros(len(scales))
+    frac = np.zeros(len(scales))
+    matcher = SMSMatcher(iou_thr)  # step one alone
+    for si, scale in enumerate(scales):
+        gen = AnchorGenerator(strides, base_sizes, scale, ratios)
+        reach = float(gen.anchor_shapes().max())
+        grids: dict[tuple[int, int], np.ndarray] = {}
+        total = 0
+        hit = 0
+        for i, gt in enumerate(images):
+            if gt.shape[0] == 0:
+                continue
+            if image_hws is not None:
+                hw = check_image_size(image_hws[i], f"image_hws[{i}]")
+            else:
+                # Unbounded to the right and bottom: every anchor that can touch a face exists.
+                ext = np.ceil(gt[:, 2:].max(axis=0) + reach).astype(np.int64)
+                step = max(strides)
+                hw = (int(-(-ext[1] // step) * step), int(-(-ext[0] // step) * step))
+            anchors = grids.get(hw)
+            if anchors is None:
+                anchors = grids[hw] = gen.grid_anchors(hw)
+            counts = matcher(anchors, gt).num_matched
+            total += int(counts.sum())
+            hit += int((counts > 0).sum())
+        mean[si] = total / num_faces if num_faces else 0.0
+        frac[si] = hit / num_faces if num_faces else 0.0
+    return {
+        "scales": np.asarray(scales),
+        "mean_matched": mean,
+        "frac_matched": frac,
+        "num_faces": num_faces,
+    }
 
 
 def plot_anchor_statistics(

@@ -34,9 +34,13 @@ its predicted box (HAMBox) or the anchor itself (other matchers); 0 elsewhere.
 All IoUs are computed in float32 exactly as :func:`hambox_core.boxes.box_iou` does; thresholds
 are rounded to float32 and compared with them, so ``IoU == threshold`` counts as reaching it.
 
-Speed: anchors made by :meth:`hambox_core.AnchorGenerator.grid_anchors` are searched on their
-grid, so a face costs only the anchors near it; other anchor arrays, and the predicted boxes
-of HAMBox, go through a spatial index built once per call in O(A). No (A, G) matrix is formed.
+Speed: the anchors' feature-map grids are recognised from their values on every call
+(:func:`hambox_core.grids.find_grids`: one vectorised pass over the array, which also checks
+that they are valid boxes), whoever made them (:class:`~hambox_core.AnchorGenerator`,
+torchvision, the user's own code, levels in any order); anchors on a grid are then found by
+arithmetic, so a face costs only the anchors near it. Anchors on no grid, and the predicted
+boxes of HAMBox, go through a spatial index built once per call in O(A). No (A, G) matrix is
+formed, and the results are those of the dense computation, bit for bit.
 """
 
 from __future__ import annotations
@@ -46,8 +50,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _assign
-from ._validation import as_boxes, check_fraction, check_iou_thresholds, check_positive_int
-from .anchors import lookup_grid
+from ._validation import (
+    as_boxes,
+    box_array,
+    check_boxes,
+    check_fraction,
+    check_iou_thresholds,
+    check_positive_int,
+)
+from .grids import find_grids_kernel
 
 __all__ = [
     "DMSMatcher",
@@ -58,7 +69,6 @@ __all__ = [
     "match_images",
 ]
 
-_NO_GROUPS = np.zeros((0, 8), dtype=np.float64)
 _NO_BOXES = np.zeros((0, 4), dtype=np.float32)
 
 
@@ -103,11 +113,16 @@ class MatchResult:
         return np.bincount(pos, minlength=self.num_matched.shape[0]).astype(np.int64)
 
 
-def _prepare_anchors(anchors) -> tuple[np.ndarray, np.ndarray]:
-    groups = lookup_grid(anchors)
-    if groups is not None:
-        return anchors, groups
-    return as_boxes(anchors, "anchors"), _NO_GROUPS
+def _prepare_anchors(anchors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anchors as float32, their grid groups and the rest; raises on an invalid anchor.
+
+    Anchors on a recognised grid were checked by the recogniser; the rest are checked here.
+    """
+    arr = box_array(anchors, "anchors")
+    groups, rest = find_grids_kernel(arr, arr.reshape(-1))
+    if rest.shape[0]:
+        check_boxes(arr, "anchors", rows=rest, original=anchors)
+    return arr, groups, rest
 
 
 def _prepare_optional(boxes, name: str) -> np.ndarray:
@@ -156,7 +171,7 @@ class _Matcher:
         -------
         MatchResult
         """
-        anchors, groups = _prepare_anchors(anchors)
+        anchors, groups, rest = _prepare_anchors(anchors)
         gt = as_boxes(gt_boxes, "gt_boxes")
         regions = _prepare_optional(gt_ignore, "gt_ignore")
         pred = self._pred(pred_boxes, anchors.shape[0])
@@ -164,6 +179,7 @@ class _Matcher:
         out = _assign.match_kernel(
             anchors,
             groups,
+            rest,
             gt,
             regions,
             pred,
@@ -387,8 +403,3 @@ def match_images(
         ignore = None if gt_ignore_per_image is None else gt_ignore_per_image[k]
         results.append(matcher(anchors, gt_boxes_per_image[k], pred, ignore))
     return results
-
-
-def match_step_one_counts(anchors, gt_boxes, pos_iou_thr: float) -> np.ndarray:
-    """``num_matched`` of step one alone (used by :func:`hambox_core.anchor_statistics`)."""
-    return SMSMatcher(pos_iou_thr)(anchors, gt_boxes).num_matched

@@ -9,10 +9,12 @@ feature-map sizes), so eager and exported anchors have one definition.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
+from hambox_core import anchor_statistics
 from hambox_core.anchors import AnchorGenerator as _CoreAnchorGenerator
-from hambox_core.anchors import anchor_statistics
 
 __all__ = ["AnchorGenerator", "anchor_statistics", "level_anchors"]
 
@@ -28,8 +30,14 @@ class AnchorGenerator(_CoreAnchorGenerator):
     torch.Size([34125, 4])
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        strides: Sequence[int] = (4, 8, 16, 32, 64, 128),
+        base_sizes: Sequence[float] = (16, 32, 64, 128, 256, 512),
+        scale: float = 0.68,
+        ratios: Sequence[float] = (1.0,),
+    ) -> None:
+        super().__init__(strides, base_sizes, scale, ratios)
         # Half (w, h) of every level and ratio as Python floats, (L, R, 2): computed once with
         # the core's numpy so that tracing (torch.export) sees constants, not numpy code.
         self._half_sizes = (self.anchor_shapes() / 2.0).tolist()
@@ -76,9 +84,9 @@ def level_anchors(fh, fw, stride: int, half_sizes: torch.Tensor, device=None) ->
 
     The anchor at cell ``(y, x)`` with shape ``r`` is centred at ``((x + 0.5) * stride,
     (y + 0.5) * stride)`` and extends ``half_sizes[r]`` on either side; rows are ``y``-major,
-    then ``x``, then ``r`` (DESIGN.md anchor order). The arithmetic is float64, in the order of
-    :meth:`hambox_core.AnchorGenerator.grid_anchors`, so rounding to float32 gives the core's
-    values exactly.
+    then ``x``, then ``r`` (the anchor order of :doc:`/guide/concepts`). The arithmetic is
+    float64, in the order of :meth:`hambox_core.AnchorGenerator.grid_anchors`, so rounding to
+    float32 gives the core's values exactly.
 
     Parameters
     ----------

@@ -8,9 +8,12 @@ on their threshold. Empty arrays are always possible unless ``min_n`` says other
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import strategies as st
 
+from hambox_core import AnchorGenerator
 from hambox_core.boxes import box_iou
 
 __all__ = [
@@ -167,3 +170,139 @@ def wider_cases(draw, max_images: int = 4, max_faces: int = 8, max_preds: int = 
         preds[keys[-1]] = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
     gt = WiderGroundTruth.from_images(keys, boxes, keeps)
     return gt, preds
+
+
+# --- anchors as other code builds them ---------------------------------------------------------
+
+
+def torchvision_grid_anchors(image_hw, feature_hws, sizes, aspect_ratios) -> np.ndarray:
+    """torchvision's ``AnchorGenerator`` output for one image, in numpy, operation for operation.
+
+    Cell anchors ``round([-w, -h, w, h] / 2)`` in float32 (``w = size / sqrt(ratio)``,
+    ``h = size * sqrt(ratio)``, ratio-major then size), shifted by ``(x * stride_w,
+    y * stride_h)`` with ``stride = image // feature``; location-major, then cell anchor; levels
+    in the order given. (tests/test_matching.py checks it against torchvision itself.)
+    """
+    parts = []
+    for (gh, gw), level_sizes, ratios in zip(feature_hws, sizes, aspect_ratios, strict=True):
+        scales = np.asarray(level_sizes, np.float32)
+        h_ratios = np.sqrt(np.asarray(ratios, np.float32))
+        w_ratios = np.float32(1) / h_ratios
+        ws = (w_ratios[:, None] * scales[None, :]).reshape(-1)
+        hs = (h_ratios[:, None] * scales[None, :]).reshape(-1)
+        cell = np.round(np.stack([-ws, -hs, ws, hs], axis=1) / np.float32(2))
+        stride_h, stride_w = image_hw[0] // gh, image_hw[1] // gw
+        shift_y, shift_x = np.meshgrid(
+            np.arange(gh) * stride_h, np.arange(gw) * stride_w, indexing="ij"
+        )
+        shifts = np.stack([shift_x, shift_y, shift_x, shift_y], axis=-1).reshape(-1, 1, 4)
+        parts.append((shifts.astype(np.float32) + cell[None]).reshape(-1, 4))
+    return np.concatenate(parts, axis=0) if parts else np.zeros((0, 4), np.float32)
+
+
+_GENERATORS = (
+    AnchorGenerator(),
+    AnchorGenerator(scale=1.0),
+    AnchorGenerator(strides=(4, 8, 16), base_sizes=(16, 32, 64), ratios=(1.0, 1.5)),
+    AnchorGenerator(strides=(8, 16), base_sizes=(20, 44), scale=0.9, ratios=(0.5, 1.0, 2.0)),
+)
+
+
+@st.composite
+def _torchvision_anchors(draw) -> np.ndarray:
+    """A torchvision-style grid: 1-3 levels, several sizes x ratios per location."""
+    hw = (draw(st.integers(8, 160)), draw(st.integers(8, 160)))
+    levels = draw(st.integers(1, 3))
+    feature_hws, sizes, ratios = [], [], []
+    for level in range(levels):
+        stride = 8 * 2**level
+        feature_hws.append((max(1, -(-hw[0] // stride)), max(1, -(-hw[1] // stride))))
+        base = 16 * 2**level
+        sizes.append(draw(st.sampled_from([(base,), (base, round(base * 1.26)), (base, base * 2)])))
+        ratios.append(draw(st.sampled_from([(1.0,), (0.5, 1.0, 2.0), (1.0, 1.5)])))
+    return torchvision_grid_anchors(hw, feature_hws, sizes, ratios)
+
+
+def _levels(anchors: np.ndarray, gen: AnchorGenerator, hw) -> list[np.ndarray]:
+    bounds = np.cumsum([0, *gen.num_anchors_per_level(hw)])
+    return [anchors[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def _column_major(level: np.ndarray, fh: int, fw: int, n: int) -> np.ndarray:
+    return level.reshape(fh, fw, n, 4).transpose(1, 0, 2, 3).reshape(-1, 4)
+
+
+@st.composite
+def _perturbed(draw, anchors: np.ndarray) -> np.ndarray:
+    """``anchors`` with one anchor off its grid: by one float32 ulp, or moved by up to 40 px."""
+    out = np.array(anchors, dtype=np.float32, copy=True)
+    if len(out) == 0:
+        return out
+    i = draw(st.integers(0, len(out) - 1))
+    how = draw(st.sampled_from(["ulp", "ulp", "shift", "resize"]))
+    if how == "ulp":
+        q = draw(st.integers(0, 3))
+        toward = -np.inf if q < 2 else np.inf  # keeps x1 >= x0 and y1 >= y0
+        out[i, q] = np.nextafter(out[i, q], np.float32(toward))
+    elif how == "shift":
+        d = np.float32(draw(st.integers(1, 40 * 64)) / 64.0)
+        axis = draw(st.integers(0, 1))
+        out[i, axis::2] += d
+    else:
+        out[i, 2:] += np.float32(draw(st.integers(1, 16 * 64)) / 64.0)
+    return out
+
+
+@st.composite
+def anchor_arrays(draw, kinds=None) -> np.ndarray:
+    """Anchors as a detector's own code may build them, and boxes that are no grid at all.
+
+    Kinds: ``grid`` (:meth:`AnchorGenerator.grid_anchors`), ``float64`` (the same values as
+    float64), ``torchvision`` (:func:`torchvision_grid_anchors`), ``shuffled`` (levels in a random
+    order), ``column_major`` (x outer, y inner within each level), ``perturbed`` (one anchor off
+    its grid, by one ulp or more), ``mixed`` (a grid with random boxes inserted), ``view`` (a
+    non-contiguous view: every other anchor) and ``random`` (boxes on no grid).
+    """
+    kinds = kinds or [
+        "grid",
+        "float64",
+        "torchvision",
+        "shuffled",
+        "column_major",
+        "perturbed",
+        "mixed",
+        "view",
+        "random",
+    ]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "random":
+        return draw(box_arrays(min_n=0, max_n=300, lo=-20, hi=200, max_size=120))
+    if kind == "torchvision":
+        return draw(_torchvision_anchors())
+    gen = draw(st.sampled_from(_GENERATORS))
+    hw = (draw(st.integers(0, 160)), draw(st.integers(0, 160)))
+    anchors = gen.grid_anchors(hw)
+    if kind == "grid":
+        return anchors
+    if kind == "float64":
+        return anchors.astype(np.float64)
+    if kind == "view":
+        return np.concatenate([anchors, anchors])[::2]
+    if kind == "perturbed":
+        return draw(_perturbed(anchors))
+    if kind == "mixed":
+        junk = draw(box_arrays(min_n=1, max_n=8, lo=-20, hi=200, max_size=120))
+        rows = list(anchors)
+        for box in junk:
+            rows.insert(draw(st.integers(0, len(rows))), box)
+        return np.asarray(rows, np.float32).reshape(-1, 4)
+    levels = _levels(anchors, gen, hw)
+    if kind == "column_major":
+        n = gen.num_anchors_per_location
+        levels = [
+            _column_major(lv, fh, fw, n)
+            for lv, (fh, fw) in zip(levels, gen.feature_shapes(hw), strict=True)
+        ]
+    else:  # shuffled
+        levels = [levels[k] for k in draw(st.permutations(range(len(levels))))]
+    return np.concatenate(levels, axis=0) if levels else anchors

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import matching as ref
-from strategies import box_arrays, predictions_for, threshold_on_edge
+from strategies import (
+    anchor_arrays,
+    box_arrays,
+    predictions_for,
+    threshold_on_edge,
+    torchvision_grid_anchors,
+)
 
 from hambox_core import (
     AnchorGenerator,
@@ -41,27 +47,6 @@ def assert_same(result: MatchResult, expected) -> None:
 
 # --- inputs -----------------------------------------------------------------------------------
 
-generators = st.sampled_from(
-    [
-        AnchorGenerator(),
-        AnchorGenerator(scale=1.0),
-        AnchorGenerator(strides=(4, 8, 16), base_sizes=(16, 32, 64), ratios=(1.0, 1.5)),
-        AnchorGenerator(strides=(8, 16), base_sizes=(20, 44), scale=0.9, ratios=(0.5, 1.0, 2.0)),
-    ]
-)
-
-
-@st.composite
-def anchor_sets(draw):
-    """Grid anchors (fast path), a writable copy of them (index path), or random boxes."""
-    kind = draw(st.sampled_from(["grid", "copy", "random"]))
-    if kind == "random":
-        return draw(box_arrays(min_n=0, max_n=300, lo=-20, hi=200, max_size=120))
-    gen = draw(generators)
-    hw = (draw(st.integers(0, 160)), draw(st.integers(0, 160)))
-    anchors = gen.grid_anchors(hw)
-    return anchors.copy() if kind == "copy" else anchors
-
 
 @st.composite
 def faces_for(draw, anchors, max_n=25):
@@ -82,8 +67,10 @@ def faces_for(draw, anchors, max_n=25):
 
 
 @st.composite
-def problems(draw, with_pred=False, with_ignore=True):
-    anchors = draw(anchor_sets())
+def problems(draw, with_pred=False, with_ignore=True, kinds=None):
+    """Anchors of any kind (see ``strategies.anchor_arrays``), faces near them, predictions,
+    ignore regions and thresholds, some of them exactly on an IoU that occurs."""
+    anchors = draw(anchor_arrays(kinds))
     faces = draw(faces_for(anchors))
     ignore = None
     if with_ignore and draw(st.booleans()):
@@ -131,15 +118,89 @@ def test_hambox_matches_reference(problem, k, data):
     assert_same(result, ref.hambox(anchors, faces, pred, pos, k, online, hq, neg, ignore))
 
 
-@given(problems(with_pred=True, with_ignore=False))
-def test_grid_and_general_paths_agree(problem):
-    """Grid anchors and a writable copy of them (matched through the index) give one answer."""
-    anchors, faces, pred, _, pos, neg = problem
-    for matcher in (DMSMatcher(pos, neg), NAMSMatcher(3, 0.1, pos, neg), HAMBoxMatcher(pos)):
-        a = matcher(anchors, faces, pred)
-        b = matcher(np.array(anchors, copy=True), faces, pred)
-        for name in FIELDS:
-            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+KINDS = [
+    "grid",
+    "float64",
+    "torchvision",
+    "shuffled",
+    "column_major",
+    "perturbed",
+    "mixed",
+    "view",
+    "random",
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=15)
+@given(data=st.data())
+def test_every_anchor_kind_matches_reference_with_every_matcher(kind, data):
+    """Anchors built as other code builds them (the grid recognised from their values, or not
+    a grid at all) give the dense reference's results exactly, for all four matchers."""
+    anchors, faces, pred, ignore, pos, neg = data.draw(problems(with_pred=True, kinds=[kind]))
+    assert_same(
+        SMSMatcher(pos, neg)(anchors, faces, gt_ignore=ignore),
+        ref.sms(anchors, faces, pos, neg, ignore),
+    )
+    assert_same(
+        DMSMatcher(pos, neg)(anchors, faces, gt_ignore=ignore),
+        ref.dms(anchors, faces, pos, neg, ignore),
+    )
+    assert_same(
+        NAMSMatcher(3, 0.1, pos, neg)(anchors, faces, gt_ignore=ignore),
+        ref.nams(anchors, faces, 3, 0.1, pos, neg, ignore),
+    )
+    assert_same(
+        HAMBoxMatcher(pos, 3, 0.8, 0.5, neg)(anchors, faces, pred, ignore),
+        ref.hambox(anchors, faces, pred, pos, 3, 0.8, 0.5, neg, ignore),
+    )
+
+
+def test_grid_mutated_in_place_between_calls_is_matched_on_its_new_values():
+    """Nothing is cached: an anchor moved off its grid in place is matched where it now is."""
+    anchors = AnchorGenerator().grid_anchors((128, 128))
+    face = np.array([[40, 40, 61, 58]], np.float32)
+    pred = anchors.copy()
+    matchers = (SMSMatcher(), DMSMatcher(), NAMSMatcher(), HAMBoxMatcher())
+    before = [m(anchors, face, pred) for m in matchers]
+    assert not before[0].labels[3]
+    anchors[3] = face[0]  # anchor 3 (top-left corner of P2) now sits exactly on the face
+    pred[3] = face[0]
+    after = [m(anchors, face, pred) for m in matchers]
+    assert after[0].labels[3] == 1 and after[0].quality[3] == 1.0
+    for result, expected in zip(
+        after,
+        (
+            ref.sms(anchors, face),
+            ref.dms(anchors, face),
+            ref.nams(anchors, face),
+            ref.hambox(anchors, face, pred),
+        ),
+        strict=True,
+    ):
+        assert_same(result, expected)
+    anchors[3] = AnchorGenerator().grid_anchors((128, 128))[3]  # and back
+    assert_same(matchers[0](anchors, face), ref.sms(anchors, face))
+    assert not matchers[0](anchors, face).labels[3]
+
+
+def test_numpy_torchvision_anchors_equal_torchvision():
+    """The test strategies' torchvision-style anchors are torchvision's, bit for bit."""
+    torch = pytest.importorskip("torch")
+    from torchvision.models.detection.anchor_utils import AnchorGenerator as TVGenerator
+    from torchvision.models.detection.image_list import ImageList
+
+    sizes = ((32, 40, 50), (64, 81, 101), (128, 161, 203))
+    ratios = ((0.5, 1.0, 2.0),) * 3
+    hw = (200, 264)
+    feature_hws = [(25, 33), (13, 17), (7, 9)]
+    gen = TVGenerator(sizes, ratios)
+    images = ImageList(torch.zeros(1, 3, *hw), [hw])
+    maps = [torch.zeros(1, 8, *f) for f in feature_hws]
+    expected = gen(images, maps)[0].numpy()
+    np.testing.assert_array_equal(
+        torchvision_grid_anchors(hw, feature_hws, sizes, ratios), expected
+    )
 
 
 # --- invariants -------------------------------------------------------------------------------
@@ -165,7 +226,7 @@ def test_invariants(problem):
         assert np.all((r.matched_gt[r.positive] >= 0) & (r.matched_gt[r.positive] < len(faces)))
         assert not sms.compensated.any()
     # DMS: a face without step-one anchors that overlaps any anchor gets its best anchor,
-    # unless a later face claimed the same anchor (DESIGN.md: a later face wins).
+    # unless a later face claimed the same anchor (docs/guide/choices.rst: a later face wins).
     if len(anchors) and len(faces):
         iou = box_iou(anchors, faces)
         for g in range(len(faces)):
@@ -356,10 +417,30 @@ def test_large_images_match_reference(num_faces):
     assert_same(HAMBoxMatcher()(anchors, faces, pred), ref.hambox(anchors, faces, pred))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("num_faces", [1, 300])
+def test_large_torchvision_retinanet_anchors_match_reference(num_faces):
+    """RetinaNet's anchors (9 per location, 5 levels) of a 320 x 320 image, shuffled levels."""
+    rng = np.random.default_rng(num_faces)
+    hw = (320, 320)
+    feature_hws = [(-(-320 // s),) * 2 for s in (8, 16, 32, 64, 128)]
+    sizes = tuple(
+        (s, round(s * 2 ** (1 / 3)), round(s * 2 ** (2 / 3))) for s in (32, 64, 128, 256, 512)
+    )
+    anchors = torchvision_grid_anchors(hw, feature_hws, sizes, ((0.5, 1.0, 2.0),) * 5)
+    faces = _random_faces(rng, num_faces, 320.0)
+    pred = anchors + rng.normal(0, 2.0, anchors.shape).astype(np.float32)
+    pred[:, 2:] = np.maximum(pred[:, 2:], pred[:, :2])
+    assert_same(SMSMatcher()(anchors, faces), ref.sms(anchors, faces))
+    assert_same(DMSMatcher()(anchors, faces), ref.dms(anchors, faces))
+    assert_same(NAMSMatcher()(anchors, faces), ref.nams(anchors, faces))
+    assert_same(HAMBoxMatcher()(anchors, faces, pred), ref.hambox(anchors, faces, pred))
+
+
 def test_statistics_anchor_generator_shapes():
     gen = AnchorGenerator()
     assert sum(gen.num_anchors_per_level((640, 640))) == 34125
     assert gen.feature_shapes((641, 100))[0] == (161, 25)
     anchors = gen.grid_anchors((640, 640))
-    assert not anchors.flags.writeable
+    assert anchors.flags.writeable and anchors.flags.c_contiguous
     np.testing.assert_allclose(anchors[0], [2 - 5.44, 2 - 5.44, 2 + 5.44, 2 + 5.44], rtol=1e-6)
