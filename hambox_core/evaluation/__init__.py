@@ -17,17 +17,21 @@ Each module's docstring names the protocol's source and every choice made where 
 ambiguous or broken.
 """
 
-from . import ap, fddb, widerface
+from . import ap, fddb, widerface, widerface_breakdown
 from .ap import FaceAPResult, evaluate_face_ap, voc_ap
 from .fddb import FDDBResult
 from .fddb import evaluate as evaluate_fddb
-from .widerface import PRCurve, WiderGroundTruth, load_ground_truth
+from .widerface import PRCurve, WiderAP
 from .widerface import evaluate as evaluate_widerface
+from .widerface_breakdown import WiderBreakdown
+from .widerface_truth import WiderGroundTruth, load_ground_truth
 
 __all__ = [
     "FDDBResult",
     "FaceAPResult",
     "PRCurve",
+    "WiderAP",
+    "WiderBreakdown",
     "WiderGroundTruth",
     "ap",
     "evaluate_face_ap",
@@ -37,4 +41,5 @@ __all__ = [
     "load_ground_truth",
     "voc_ap",
     "widerface",
+    "widerface_breakdown",
 ]

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["plot_face_ap", "plot_fddb_roc", "plot_widerface_pr"]
+__all__ = ["plot_face_ap", "plot_fddb_roc", "plot_widerface_breakdown", "plot_widerface_pr"]
 
 
 def _figure_class():
@@ -75,13 +75,23 @@ def plot_widerface_pr(results, *, name: str = "HAMBox", path=None, dpi: int = 15
     ImportError
         If matplotlib is not installed.
     """
+    fig = _pr_panels(_by_method(results, name))
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def _pr_panels(methods, title: str | None = None):
+    """One panel per setting, one curve per method; legend ``<method>-<AP>`` by AP."""
     figure_class = _figure_class()
-    methods = _by_method(results, name)
     settings = []
     for curves in methods.values():
         settings.extend(s for s in curves if s not in settings)
-    fig = figure_class(figsize=(4.2 * len(settings), 4.4), layout="constrained")
+    fig = figure_class(
+        figsize=(4.2 * len(settings), 4.4 + (0.3 if title else 0)), layout="constrained"
+    )
     axes = fig.subplots(1, len(settings), squeeze=False)[0]
+    colour = {m: f"C{k % 10}" for k, m in enumerate(methods)}  # one colour per method
     for ax, setting in zip(axes, settings, strict=True):
         entries = [(m, c[setting]) for m, c in methods.items() if setting in c]
         entries.sort(key=lambda mc: -mc[1].ap if np.isfinite(mc[1].ap) else np.inf)
@@ -91,10 +101,56 @@ def plot_widerface_pr(results, *, name: str = "HAMBox", path=None, dpi: int = 15
                 curve.recall[ok],
                 curve.precision[ok],
                 linewidth=2.0,
+                color=colour[method],
                 label=f"{method}-{curve.ap:.3f}",
             )
         _style_pr_axes(ax, setting.capitalize())
         ax.legend(loc="lower left", fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_widerface_breakdown(
+    result, group: str, *, name: str = "HAMBox", path=None, dpi: int = 150
+):
+    """WIDER FACE PR curves of one breakdown group: a panel per setting, a curve per value.
+
+    Parameters
+    ----------
+    result : WiderBreakdown
+        As :func:`~hambox_core.evaluation.widerface_breakdown.breakdown` returns.
+    group : str
+        ``"size"`` or an attribute (``"blur"``, ...) of ``result``.
+    name : str, default "HAMBox"
+        Method name in the title.
+    path : str or os.PathLike, optional
+        Save the figure there.
+    dpi : int, default 150
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Legend entries ``"<value>-<AP>"``; values without faces in a setting are left out of
+        its panel.
+
+    Raises
+    ------
+    ValueError
+        If ``result`` has no such group.
+    ImportError
+        If matplotlib is not installed.
+    """
+    rows = result.groups().get(group)
+    if not rows:
+        raise ValueError(
+            f"group: the breakdown has no group {group!r} (it has {list(result.groups())})"
+        )
+    methods = {
+        f"{group}={r.value}": {s: c for s, c in r.curves.items() if c.num_faces} for r in rows
+    }
+    title = f"{name}: AP by {group} ({result.semantics} semantics)"
+    fig = _pr_panels({m: c for m, c in methods.items() if c}, title)
     if path is not None:
         fig.savefig(path, dpi=dpi)
     return fig

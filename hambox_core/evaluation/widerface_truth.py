@@ -372,7 +372,7 @@ def _keep_mask(data, path, listing: _Listing, offsets) -> np.ndarray:
         k = int(np.flatnonzero(bad)[0])
         i = int(image[k])
         raise ValueError(
-            f"{path}: gt_list of {listing.image_of(i)}: keep index {flat[k]!r} is not one of "
+            f"{path}: gt_list of {listing.image_of(i)}: keep index {flat[k]:g} is not one of "
             f"1..{listing.counts[i]}"
         )
     faces = offsets[image] + flat.astype(np.int64) - 1
@@ -400,7 +400,7 @@ def _labels(data, name, path, listing: _Listing) -> np.ndarray:
         k = int(np.flatnonzero(bad)[0])
         raise ValueError(
             f"{path}: {name}_label_list of {listing.image_of(int(image[k]))}: label "
-            f"{values[k]!r} is not one of 0..{len(ATTRIBUTES[name]) - 1}"
+            f"{values[k]:g} is not one of 0..{len(ATTRIBUTES[name]) - 1}"
         )
     return values.astype(np.int64)
 

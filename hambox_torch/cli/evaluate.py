@@ -66,6 +66,13 @@ def register(sub) -> None:
         metavar="PNG",
         help="save the easy / medium / hard precision-recall curves to this file",
     )
+    parser.add_argument(
+        "--breakdown",
+        default=None,
+        metavar="DIR",
+        help="also AP per WIDER attribute value and face size (hambox_core.evaluation."
+        "widerface_breakdown): print the table, write DIR/breakdown.json and PR figures",
+    )
     parser.set_defaults(func=run)
 
 
@@ -107,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     meta["data"] = {"root": str(image_dir.parents[1]), "images": len(preds)}
     print(f"WIDER FACE val AP of {args.weights} ({len(preds)} images)")
     print(f"protocol: {json.dumps(meta['protocol'])}")
+    print(f"evaluation semantics: {getattr(ap, 'semantics', 'official')}")
     print("| setting | AP |\n|---|---:|")
     for setting, value in ap.items():
         print(f"| {setting} | {value:.4f} |")
@@ -123,4 +131,18 @@ def run(args: argparse.Namespace) -> int:
         name = detector.config_name or "hambox"
         plot_widerface_pr(wider_eval.pr_curves(preds, gt), name=name, path=args.plot)
         print(f"PR curves -> {args.plot}")
+    if args.breakdown is not None:
+        _breakdown(args.breakdown, preds, gt_dir, detector.config_name or "hambox")
     return 0
+
+
+def _breakdown(out_dir, preds, gt_dir, name: str) -> None:
+    """``--breakdown``: AP per attribute value and face size of the evaluated images."""
+    from hambox_core.evaluation import widerface as wider_eval
+    from hambox_core.evaluation.widerface_breakdown import breakdown, write_breakdown
+
+    gt = wider_eval.load_ground_truth(gt_dir)
+    result = breakdown(preds, gt.head(min(len(gt), len(preds))))
+    print(result.table())
+    written = write_breakdown(out_dir, result, name=name)
+    print(f"breakdown -> {', '.join(str(p) for p in written)}")
