@@ -283,6 +283,55 @@ def test_fddb_reader_errors(tmp_path):
         read_fddb_fold(f)
 
 
+@pytest.mark.parametrize(
+    ("token", "match"),
+    [
+        ("1_0", "not a number"),  # Python's float() reads 10
+        ("\u0661\u0662", "not a number"),  # Arabic-Indic digits
+        ("\uff11\uff12", "not a number"),  # full-width digits
+        ("0x1p3", "not a number"),
+        ("4e38", "overflows float32"),
+        ("-3.5e38", "overflows float32"),
+        ("1e400", "overflows float32"),
+        ("nan", "not finite"),
+        ("-Infinity", "not finite"),
+    ],
+)
+def test_numbers_are_plain_decimal_and_fit_float32(tmp_path, token, match):
+    f = tmp_path / "ell.txt"
+    f.write_text(f"img\n1\n10 8 0.5 {token} 20 1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=match) as err:
+        read_fddb_ellipses(f)
+    assert str(err.value).startswith(f"{f}, line 3: ")
+    # counts too: plain decimal integers only
+    f.write_text(f"img\n{token}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 2: .*(integer|finite|negative)"):
+        read_fddb_ellipses(f)
+
+
+def test_plain_decimal_forms_are_read():
+    from hambox_core.datasets._text import FLOAT32_OVERFLOW, parse_count, parse_floats
+
+    tokens = ["12", "-3.5", "+.5", "5.", "1e-3", "2E+2", "3.4028234e38", "-0"]
+    assert parse_floats("f", 1, tokens, "x") == [
+        12.0,
+        -3.5,
+        0.5,
+        5.0,
+        1e-3,
+        200.0,
+        3.4028234e38,
+        0.0,
+    ]
+    assert parse_count("f", 1, "3.0") == 3 and parse_count("f", 1, "+7") == 7
+    # the largest float32 reads; halfway to the next power of two rounds to inf in float32
+    largest = float(np.finfo(np.float32).max)
+    assert parse_floats("f", 1, [repr(largest)], "x") == [largest]
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float32(FLOAT32_OVERFLOW))
+        assert np.float32(np.nextafter(FLOAT32_OVERFLOW, 0.0)) == largest
+
+
 # --------------------------------------------------------------------------------------------
 # mutation tests
 # --------------------------------------------------------------------------------------------

@@ -5,16 +5,25 @@ the same way: a :class:`ValueError` whose message starts with ``"<file>, line <n
 line numbers, counted on ``\\n`` like an editor does), so that a user can open the file at the
 offending line. Files are read as UTF-8 (a leading byte-order mark is tolerated); Windows line
 endings and trailing whitespace are accepted everywhere.
+
+Numbers are plain ASCII decimal text, the syntax the C and MATLAB tools read: an optional sign,
+digits with an optional decimal point, an optional exponent (``12``, ``-3.5``, ``.5``, ``1e-3``).
+Python's wider syntax (``1_0``, Arabic-Indic or full-width digits, ``nan``, ``inf``) is
+rejected, and so is a value that does not fit in float32 (``|v| >= 2**128 - 2**103``, which
+rounds to infinity in float32), because the tools store values in single precision or compare
+them there.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 
 import numpy as np
 
 __all__ = [
+    "FLOAT32_OVERFLOW",
     "LineReader",
     "detection_rows",
     "fail",
@@ -26,6 +35,12 @@ __all__ = [
     "parse_ints",
     "read_text_lines",
 ]
+
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.ASCII | re.IGNORECASE)
+#: The smallest magnitude that rounds to infinity in float32 (halfway above the largest float32).
+FLOAT32_OVERFLOW = float.fromhex("0x1.ffffffp+127")
 
 
 def fail(path: str, lineno: int, message: str) -> ValueError:
@@ -70,26 +85,29 @@ def is_number(token: str) -> bool:
 
 
 def parse_ints(path: str, lineno: int, tokens: list[str], what: str) -> list[int]:
-    """Parse every token as a decimal integer, or raise naming the file, line and token."""
+    """Parse every token as a plain decimal integer, or raise naming the file, line and token."""
     out = []
     for tok in tokens:
-        try:
-            out.append(int(tok))
-        except ValueError:
-            raise fail(path, lineno, f"{what}: {tok!r} is not an integer") from None
+        if not _INT.fullmatch(tok):
+            raise fail(path, lineno, f"{what}: {tok!r} is not an integer")
+        out.append(int(tok))
     return out
 
 
 def parse_floats(path: str, lineno: int, tokens: list[str], what: str) -> list[float]:
-    """Parse every token as a finite float, or raise naming the file, line and token."""
+    """Parse every token as a plain decimal number that fits in float32, or raise naming the
+    file, line and token (see the module docstring for the syntax)."""
     out = []
     for tok in tokens:
-        try:
-            v = float(tok)
-        except ValueError:
-            raise fail(path, lineno, f"{what}: {tok!r} is not a number") from None
-        if not math.isfinite(v):
-            raise fail(path, lineno, f"{what}: {tok!r} is not finite")
+        if not _FLOAT.fullmatch(tok):
+            if _NONFINITE.fullmatch(tok):
+                raise fail(path, lineno, f"{what}: {tok!r} is not finite")
+            raise fail(
+                path, lineno, f"{what}: {tok!r} is not a number (plain decimal syntax expected)"
+            )
+        v = float(tok)
+        if not abs(v) < FLOAT32_OVERFLOW:
+            raise fail(path, lineno, f"{what}: {tok!r} overflows float32 (|v| > 3.4e38)")
         out.append(v)
     return out
 
@@ -100,16 +118,15 @@ def parse_count(path: str, lineno: int, line: str, what: str = "face count") -> 
     if len(tokens) != 1:
         raise fail(path, lineno, f"expected the {what} (one integer), got {line.strip()!r}")
     tok = tokens[0]
-    try:
+    if _INT.fullmatch(tok):
         value = int(tok)
-    except ValueError:
-        try:
-            f = float(tok)
-        except ValueError:
-            raise fail(path, lineno, f"{what} {tok!r} is not an integer") from None
+    else:
+        f = float(tok) if _FLOAT.fullmatch(tok) else math.nan
         if not (math.isfinite(f) and f == int(f)):
-            raise fail(path, lineno, f"{what} {tok!r} is not an integer") from None
+            raise fail(path, lineno, f"{what} {tok!r} is not an integer")
         value = int(f)
+    if value >= 2**31:
+        raise fail(path, lineno, f"{what} {tok!r} is not an integer below 2**31")
     if value < 0:
         raise fail(path, lineno, f"{what} {tok!r} is negative")
     return value
@@ -130,12 +147,16 @@ def finite_matrix(value, width: int, what: str) -> np.ndarray:
     return a
 
 
-def detection_rows(name, arr) -> list[list[float]]:
-    """Rows of one image's ``(N, 5)`` detections for writing, after checking name and values."""
+def detection_rows(name, arr, width: int = 5) -> list[list[float]]:
+    """Rows of one image's ``(N, width)`` detections for writing, after checking name and values."""
     if not isinstance(name, str) or not name or len(name.split()) != 1:
         raise ValueError(f"image name {name!r} must be one token without whitespace")
-    flat = np.asarray(arr, dtype=np.float64).reshape(-1, 5)
-    return finite_matrix(flat, 5, f"detections of {name!r}").tolist()
+    flat = np.asarray(arr, dtype=np.float64)
+    if flat.size == 0:
+        flat = flat.reshape(0, width)
+    if flat.ndim == 1 and flat.shape[0] % width == 0:
+        flat = flat.reshape(-1, width)
+    return finite_matrix(flat, width, f"detections of {name!r}").tolist()
 
 
 def format_number(value: float) -> str:
