@@ -8,6 +8,9 @@ dtype or layout are copied.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from ._numba import njit, njit_inline
@@ -15,16 +18,29 @@ from ._numba import njit, njit_inline
 __all__ = [
     "ALL_ROWS",
     "F32_MAX",
+    "as_bool_mask",
     "as_boxes",
+    "as_int_vector",
+    "as_labels",
+    "as_real_array",
+    "as_real_rows",
+    "as_real_vector",
     "box_array",
     "check_boxes",
     "check_choice",
+    "check_count",
+    "check_finite",
+    "check_focal_parameters",
     "check_fraction",
     "check_image_hw",
     "check_image_size",
     "check_iou_thresholds",
+    "check_length",
+    "check_non_negative",
     "check_positive_int",
+    "check_real",
     "check_threshold",
+    "check_variances",
     "first_invalid_box",
     "raise_invalid_box",
     "valid_box",
@@ -118,11 +134,7 @@ def box_array(value, name: str) -> np.ndarray:
     ValueError
         If the shape is not ``(N, 4)`` or the dtype is not real numeric.
     """
-    arr = np.asarray(value)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = as_real_array(value, name)
     if arr.ndim == 1 and arr.size == 0:
         arr = arr.reshape(0, 4)
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -259,3 +271,198 @@ def check_image_hw(value, name: str = "image_hw") -> tuple[float, float]:
     if not (np.isfinite(h) and np.isfinite(w)) or h < 0 or w < 0:
         raise ValueError(f"{name} must be two finite numbers >= 0, got {value!r}")
     return h, w
+
+
+# --- arrays of numbers (losses, post-processing) -------------------------------------------------
+
+
+def as_real_array(value, name: str) -> np.ndarray:
+    """``value`` as an ndarray of a real (integer or floating, not bool) dtype, not copied.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not an array of numbers (ragged, objects, strings, bools, complex).
+    """
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of real numbers: {exc}") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _shape_wanted(shape: str, n: int | None, n_from: str) -> str:
+    return shape if n is None else f"{shape} with N = {n} (the length of {n_from})"
+
+
+def _as_float(arr: np.ndarray, float64: bool) -> np.ndarray:
+    """``arr`` as float64 (or, unless ``float64``, its own floating dtype; integers as float64).
+
+    A long double beyond the float64 range becomes inf, which :func:`check_finite` reports.
+    """
+    if not float64 and np.issubdtype(arr.dtype, np.floating):
+        return arr
+    with np.errstate(over="ignore"):
+        return np.asarray(arr, dtype=np.float64)
+
+
+def as_real_vector(
+    value, name: str, n: int | None = None, n_from: str = "", *, float64: bool = True
+) -> np.ndarray:
+    """``value`` as a float ``(N,)`` array (the input itself when it already is one).
+
+    Parameters
+    ----------
+    value : array_like of shape (N,)
+    name : str
+        Argument name used in error messages.
+    n : int, optional
+        Required length, taken from the argument named ``n_from``.
+    float64 : bool, default True
+        Convert to float64; otherwise floating inputs keep their dtype (integers become
+        float64), for callers that only compare the values.
+
+    Returns
+    -------
+    ndarray of shape (N,)
+    """
+    arr = as_real_array(value, name)
+    if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
+        raise ValueError(
+            f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
+        )
+    return _as_float(arr, float64)
+
+
+def as_real_rows(value, name: str, n: int | None = None, n_from: str = "") -> np.ndarray:
+    """``value`` as a float64 ``(N, 4)`` array of numbers (box deltas, regression targets); an
+    empty 1-d array is read as ``(0, 4)``. ``n`` and ``n_from`` as in :func:`as_real_vector`."""
+    arr = as_real_array(value, name)
+    if arr.ndim == 1 and arr.size == 0:
+        arr = arr.reshape(0, 4)
+    if arr.ndim != 2 or arr.shape[1] != 4 or (n is not None and arr.shape[0] != n):
+        raise ValueError(
+            f"{name} must have shape {_shape_wanted('(N, 4)', n, n_from)}, got {arr.shape}"
+        )
+    return _as_float(arr, True)
+
+
+def as_int_vector(value, name: str, n: int, n_from: str) -> np.ndarray:
+    """``value`` as an integer ``(n,)`` array (not copied); ``n`` is the length of ``n_from``."""
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(
+            f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
+        )
+    return arr
+
+
+def check_length(arr: np.ndarray, name: str, n: int, n_from: str) -> None:
+    """Raise ``ValueError`` unless ``arr`` has ``n`` rows (the length of ``n_from``)."""
+    if arr.shape[0] != n:
+        want = _shape_wanted("(N,)" if arr.ndim == 1 else "(N, 4)", n, n_from)
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+
+
+def check_finite(arr: np.ndarray, name: str, rows: np.ndarray | None = None, what: str = ""):
+    """Raise ``ValueError`` naming ``name`` and the first bad index unless every element (every
+    row of a 2-d array; only the rows where the mask ``rows`` is set) is finite. ``what`` is
+    appended to the index in the message."""
+    finite = np.isfinite(arr)
+    if finite.ndim == 2:
+        finite = finite.all(axis=1)
+    bad = ~finite if rows is None else (~finite & rows)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} has a NaN or infinite value at index {i}{what}: {arr[i]}")
+
+
+def as_labels(value, n: int, name: str = "labels", n_from: str = "cls_logits") -> np.ndarray:
+    """Anchor labels as an int8 ``(n,)`` array with values in {-1, 0, 1}."""
+    arr = as_real_array(value, name)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(
+            f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
+        )
+    bad = (arr != -1) & (arr != 0) & (arr != 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must be -1, 0 or 1; {name}[{i}] is {arr[i].item()!r}")
+    return arr.astype(np.int8)
+
+
+def as_bool_mask(value, n: int, name: str, n_from: str) -> np.ndarray:
+    """A bool ``(n,)`` array; numbers must be exactly 0 or 1."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a boolean array: {exc}") from None
+    if arr.dtype != np.bool_:
+        if arr.dtype == object or not (
+            np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+        ):
+            raise ValueError(f"{name} must be boolean, got dtype {arr.dtype}")
+        bad = (arr != 0) & (arr != 1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{name} must be boolean (0 or 1); {name}[{i}] is {arr[i].item()!r}")
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(
+            f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
+        )
+    return arr.astype(bool)
+
+
+# --- scalars --------------------------------------------------------------------------------------
+
+
+def check_real(value, name: str) -> float:
+    """``value`` as a finite Python float (bools and non-numbers are rejected)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return out
+
+
+def check_non_negative(value, name: str) -> float:
+    """``value`` as a finite float >= 0 (:func:`check_real`, then the sign)."""
+    out = check_real(value, name)
+    if out < 0.0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return out
+
+
+def check_focal_parameters(alpha, gamma) -> tuple[float, float]:
+    """The focal loss's ``alpha`` (in [0, 1], or negative to disable the weighting) and
+    ``gamma`` (>= 0), as floats."""
+    a = check_real(alpha, "alpha")
+    if a > 1.0:
+        raise ValueError(f"alpha must lie in [0, 1] (or be negative to disable it), got {alpha!r}")
+    return a, check_non_negative(gamma, "gamma")
+
+
+def check_count(value, name: str, *, allow_none: bool = False) -> int | None:
+    """``value`` as an int >= 0 (or None when ``allow_none``), else ``ValueError``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        what = "an integer >= 0" + (" or None" if allow_none else "")
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def check_variances(variances) -> np.ndarray:
+    """The box coder's four variances as float32, raising ``ValueError`` unless they are four
+    positive finite numbers."""
+    v = np.asarray(variances, dtype=np.float64)
+    if v.shape != (4,) or not np.all(np.isfinite(v)) or np.any(v <= 0):
+        raise ValueError(f"variances must be four positive numbers, got {variances!r}")
+    return v.astype(np.float32)

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ._validation import as_boxes
+from ._validation import as_boxes, check_image_hw, check_variances
 
 __all__ = [
     "BBOX_XFORM_CLIP",
@@ -144,13 +144,6 @@ def box_ioa(boxes, regions) -> np.ndarray:
     return out
 
 
-def _variances(variances) -> np.ndarray:
-    v = np.asarray(variances, dtype=np.float64)
-    if v.shape != (4,) or not np.all(np.isfinite(v)) or np.any(v <= 0):
-        raise ValueError(f"variances must be four positive numbers, got {variances!r}")
-    return v.astype(np.float32)
-
-
 def _centre_size(b: np.ndarray):
     w = b[:, 2] - b[:, 0]
     h = b[:, 3] - b[:, 1]
@@ -191,7 +184,7 @@ def encode(anchors, gt_boxes, variances=DEFAULT_VARIANCES) -> np.ndarray:
         raise ValueError(
             f"anchors and gt_boxes must have the same shape, got {a.shape} and {g.shape}"
         )
-    v = _variances(variances)
+    v = check_variances(variances)
     acx, acy, aw, ah = _centre_size(a)
     gcx, gcy, gw, gh = _centre_size(g)
     for name, w, h in (("anchors", aw, ah), ("gt_boxes", gw, gh)):
@@ -236,7 +229,7 @@ def decode(anchors, deltas, variances=DEFAULT_VARIANCES) -> np.ndarray:
         raise ValueError(
             f"anchors and deltas must have the same shape, got {a.shape} and {d.shape}"
         )
-    v = _variances(variances)
+    v = check_variances(variances)
     acx, acy, aw, ah = _centre_size(a)
     clip = np.float32(BBOX_XFORM_CLIP)
     pcx = d[:, 0] * v[0] * aw + acx
@@ -332,18 +325,8 @@ def clip_boxes(boxes, image_hw) -> np.ndarray:
     array([[ 0.,  2., 20., 32.]], dtype=float32)
     """
     b = as_boxes(boxes, "boxes")
-    h, w = _image_hw(image_hw)
+    h, w = check_image_hw(image_hw)
     out = b.copy()
     np.clip(out[:, 0::2], 0, w, out=out[:, 0::2])
     np.clip(out[:, 1::2], 0, h, out=out[:, 1::2])
     return out
-
-
-def _image_hw(image_hw) -> tuple[float, float]:
-    try:
-        h, w = (float(v) for v in image_hw)
-    except (TypeError, ValueError):
-        raise ValueError(f"image_hw must be (height, width), got {image_hw!r}") from None
-    if not (np.isfinite(h) and np.isfinite(w)) or h < 0 or w < 0:
-        raise ValueError(f"image_hw must be two finite numbers >= 0, got {image_hw!r}")
-    return h, w

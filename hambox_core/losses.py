@@ -41,11 +41,18 @@ finite logit: the binary cross-entropy is formed from logits, and :math:`1 - p_t
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 from scipy.special import expit
+
+from ._validation import (
+    as_bool_mask,
+    as_labels,
+    as_real_rows,
+    as_real_vector,
+    check_finite,
+    check_focal_parameters,
+    check_non_negative,
+)
 
 __all__ = [
     "regression_aware_focal_loss",
@@ -53,129 +60,6 @@ __all__ = [
     "smooth_l1_loss",
     "standard_focal_loss",
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# Private input checks (float64 versions of the helpers in ``_validation``, which work in
-# float32 for boxes and so do not fit a loss computed in float64).
-# --------------------------------------------------------------------------------------------
-
-
-def _as_real_array(value, name: str) -> np.ndarray:
-    """``value`` as an ndarray of a real (integer or floating, not bool) dtype, not copied."""
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an array of real numbers: {exc}") from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    return arr
-
-
-def _to_float64(arr: np.ndarray) -> np.ndarray:
-    """``arr`` as float64; a long double beyond the float64 range becomes inf (checked later)."""
-    with np.errstate(over="ignore"):
-        return np.asarray(arr, dtype=np.float64)
-
-
-def _as_vector(value, name: str, n: int | None = None, n_from: str = "") -> np.ndarray:
-    """``value`` as a float64 ``(N,)`` array (the input itself when it already is one).
-
-    With ``n``, the length must be ``n``, which was taken from the argument ``n_from``.
-    """
-    arr = _as_real_array(value, name)
-    if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
-        want = "(N,)" if n is None else f"(N,) with N = {n} (the length of {n_from})"
-        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    return _to_float64(arr)
-
-
-def _as_deltas(value, name: str, n: int | None = None, n_from: str = "") -> np.ndarray:
-    """``value`` as a float64 ``(N, 4)`` array; an empty 1-d array is read as ``(0, 4)``."""
-    arr = _as_real_array(value, name)
-    if arr.ndim == 1 and arr.size == 0:
-        arr = arr.reshape(0, 4)
-    if arr.ndim != 2 or arr.shape[1] != 4 or (n is not None and arr.shape[0] != n):
-        want = "(N, 4)" if n is None else f"(N, 4) with N = {n} (the length of {n_from})"
-        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    return _to_float64(arr)
-
-
-def _check_finite(arr: np.ndarray, name: str, rows: np.ndarray | None = None, what: str = ""):
-    """Raise ``ValueError`` naming ``name`` if ``arr`` (restricted to ``rows``) is not finite."""
-    finite = np.isfinite(arr)
-    if finite.ndim == 2:
-        finite = finite.all(axis=1)
-    bad = ~finite if rows is None else (~finite & rows)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} has a NaN or infinite value at index {i}{what}: {arr[i]}")
-
-
-def _as_labels(value, n: int) -> np.ndarray:
-    """``labels`` as an int8 ``(N,)`` array with values in {-1, 0, 1}."""
-    arr = _as_real_array(value, "labels")
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(
-            f"labels must have shape (N,) with N = {n} (the length of cls_logits), got {arr.shape}"
-        )
-    bad = (arr != -1) & (arr != 0) & (arr != 1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"labels must be -1, 0 or 1; labels[{i}] is {arr[i].item()!r}")
-    return arr.astype(np.int8)
-
-
-def _as_mask(value, n: int) -> np.ndarray:
-    """``compensated`` as a bool ``(N,)`` array; numbers must be exactly 0 or 1."""
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"compensated must be a boolean array: {exc}") from None
-    if arr.dtype != np.bool_:
-        if arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-        ):
-            raise ValueError(f"compensated must be boolean, got dtype {arr.dtype}")
-        bad = (arr != 0) & (arr != 1)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"compensated must be boolean (0 or 1); compensated[{i}] is {arr[i].item()!r}"
-            )
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(
-            f"compensated must have shape (N,) with N = {n} (the length of cls_logits), "
-            f"got {arr.shape}"
-        )
-    return arr.astype(bool)
-
-
-def _as_scalar(value, name: str) -> float:
-    """``value`` as a finite Python float (bools and non-numbers are rejected)."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return out
-
-
-def _check_hyper(alpha, gamma, beta=None) -> tuple[float, float, float | None]:
-    a = _as_scalar(alpha, "alpha")
-    if a > 1.0:
-        raise ValueError(f"alpha must lie in [0, 1] (or be negative to disable it), got {alpha!r}")
-    g = _as_scalar(gamma, "gamma")
-    if g < 0.0:
-        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-    b = None
-    if beta is not None:
-        b = _as_scalar(beta, "beta")
-        if b < 0.0:
-            raise ValueError(f"beta must be >= 0, got {beta!r}")
-    return a, g, b
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,15 +121,15 @@ def _combined(
 
 
 def _validate_batch(cls_logits, box_deltas, box_targets, labels):
-    logits = _as_vector(cls_logits, "cls_logits")
+    logits = as_real_vector(cls_logits, "cls_logits")
     n = logits.shape[0]
-    _check_finite(logits, "cls_logits")
-    deltas = _as_deltas(box_deltas, "box_deltas", n, "cls_logits")
-    targets = _as_deltas(box_targets, "box_targets", n, "cls_logits")
-    lab = _as_labels(labels, n)
+    check_finite(logits, "cls_logits")
+    deltas = as_real_rows(box_deltas, "box_deltas", n, "cls_logits")
+    targets = as_real_rows(box_targets, "box_targets", n, "cls_logits")
+    lab = as_labels(labels, n)
     pos = lab == 1
-    _check_finite(deltas, "box_deltas", pos, " (row of a positive anchor)")
-    _check_finite(targets, "box_targets", pos, " (row of a positive anchor)")
+    check_finite(deltas, "box_deltas", pos, " (row of a positive anchor)")
+    check_finite(targets, "box_targets", pos, " (row of a positive anchor)")
     return logits, deltas, targets, lab
 
 
@@ -295,16 +179,17 @@ def sigmoid_focal_loss(logits, targets, *, alpha: float = 0.25, gamma: float = 2
 
     Examples
     --------
+    >>> import math
     >>> loss = sigmoid_focal_loss([0.0, 0.0, 1e4], [1.0, 0.0, 0.0])
     >>> [round(float(v), 6) for v in loss]
     [0.043322, 0.129965, 7500.0]
     >>> float(sigmoid_focal_loss([0.0], [1.0], alpha=-1, gamma=0)[0]) == math.log(2)
     True
     """
-    a, g, _ = _check_hyper(alpha, gamma)
-    x = _as_vector(logits, "logits")
-    t = _as_vector(targets, "targets", x.shape[0], "logits")
-    _check_finite(x, "logits")
+    a, g = check_focal_parameters(alpha, gamma)
+    x = as_real_vector(logits, "logits")
+    t = as_real_vector(targets, "targets", x.shape[0], "logits")
+    check_finite(x, "logits")
     bad = ~((t >= 0.0) & (t <= 1.0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -352,13 +237,11 @@ def smooth_l1_loss(deltas, targets, *, beta: float = 1.0 / 9.0) -> np.ndarray:
     >>> smooth_l1_loss([[0.0, 0.0, 0.0, 0.0]], [[1.0, 0.5, 0.0, -2.0]], beta=0).tolist()
     [3.5]
     """
-    b = _as_scalar(beta, "beta")
-    if b < 0.0:
-        raise ValueError(f"beta must be >= 0, got {beta!r}")
-    d = _as_deltas(deltas, "deltas")
-    t = _as_deltas(targets, "targets", d.shape[0], "deltas")
-    _check_finite(d, "deltas")
-    _check_finite(t, "targets")
+    b = check_non_negative(beta, "beta")
+    d = as_real_rows(deltas, "deltas")
+    t = as_real_rows(targets, "targets", d.shape[0], "deltas")
+    check_finite(d, "deltas")
+    check_finite(t, "targets")
     return _smooth_l1(d, t, b)
 
 
@@ -440,6 +323,7 @@ def regression_aware_focal_loss(
     --------
     One compensated anchor of quality 0.5, one normal positive, one background, one ignored:
 
+    >>> import math
     >>> loss_cls, loss_loc = regression_aware_focal_loss(
     ...     cls_logits=[0.0, 0.0, 0.0, 7.0],
     ...     box_deltas=np.zeros((4, 4)),
@@ -453,17 +337,18 @@ def regression_aware_focal_loss(
     >>> round(loss_loc, 6)  # (1 - 1/18) + 0.5 * 0.1**2 * 9
     0.989444
     """
-    a, g, b = _check_hyper(alpha, gamma, beta)
+    a, g = check_focal_parameters(alpha, gamma)
+    b = check_non_negative(beta, "beta")
     logits, deltas, targets, lab = _validate_batch(cls_logits, box_deltas, box_targets, labels)
     n = logits.shape[0]
-    psi = _as_mask(compensated, n)
+    psi = as_bool_mask(compensated, n, "compensated", "cls_logits")
     if (psi & (lab != 1)).any():
         i = int(np.flatnonzero(psi & (lab != 1))[0])
         raise ValueError(
             f"compensated must be a subset of the positives (labels == 1); anchor {i} is "
             f"compensated but has label {int(lab[i])}"
         )
-    q = _as_vector(quality, "quality", n, "cls_logits")
+    q = as_real_vector(quality, "quality", n, "cls_logits")
     w = q[psi]
     bad = ~((w >= 0.0) & (w <= 1.0))
     if bad.any():
@@ -524,6 +409,7 @@ def standard_focal_loss(
 
     Examples
     --------
+    >>> import math
     >>> loss_cls, loss_loc = standard_focal_loss(
     ...     [0.0, 0.0, 0.0], np.zeros((3, 4)), [[1, 0, 0, 0], [0.1, 0, 0, 0], [9, 9, 9, 9]],
     ...     labels=[1, 1, 0],
@@ -533,7 +419,8 @@ def standard_focal_loss(
     >>> round(loss_loc, 6)  # ((1 - 1/18) + 0.5 * 0.1**2 * 9) / 2
     0.494722
     """
-    a, g, b = _check_hyper(alpha, gamma, beta)
+    a, g = check_focal_parameters(alpha, gamma)
+    b = check_non_negative(beta, "beta")
     logits, deltas, targets, lab = _validate_batch(cls_logits, box_deltas, box_targets, labels)
     psi = np.zeros(logits.shape[0], dtype=bool)
     return _combined(logits, deltas, targets, lab, psi, np.empty(0), a, g, b)

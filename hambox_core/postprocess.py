@@ -28,8 +28,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._numba import njit
-from ._validation import as_boxes, check_fraction
-from .boxes import DEFAULT_VARIANCES, _image_hw, _variances, clip_boxes, decode
+from ._validation import (
+    as_boxes,
+    as_int_vector,
+    as_real_vector,
+    check_count,
+    check_finite,
+    check_fraction,
+    check_image_hw,
+    check_length,
+    check_variances,
+)
+from .boxes import DEFAULT_VARIANCES, clip_boxes, decode
 
 __all__ = ["batched_nms", "nms", "postprocess_detections"]
 
@@ -119,23 +129,6 @@ def _min_iou(iou_thr: float) -> np.float32:
     return np.nextafter(f, np.float32(np.inf))
 
 
-def _as_scores(value, n: int, name: str) -> np.ndarray:
-    """``value`` as a (n,) array of finite real scores (float64 for integers)."""
-    arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the boxes, got {arr.shape}")
-    if np.issubdtype(arr.dtype, np.integer):
-        arr = arr.astype(np.float64)
-    if n and not np.isfinite(arr).all():
-        i = int(np.nonzero(~np.isfinite(arr))[0][0])
-        raise ValueError(f"{name} must be finite; element {i} is {arr[i]}")
-    return arr
-
-
 def _score_order(scores: np.ndarray) -> np.ndarray:
     """Indices by decreasing score, ties by increasing index (int64)."""
     return np.argsort(-scores, kind="stable").astype(np.int64, copy=False)
@@ -145,16 +138,6 @@ def _nms_sorted(boxes: np.ndarray, order: np.ndarray, iou_thr: float) -> np.ndar
     """Kept rows of validated float32 boxes visited in ``order`` (one kernel call)."""
     bounds = np.array([0, order.shape[0]], dtype=np.int64)
     return order[_nms_kernel(boxes, order, bounds, _min_iou(iou_thr))]
-
-
-def _count(value, name: str, *, allow_none: bool = True) -> int | None:
-    """A non-negative int (or None when allowed), else ValueError naming ``name``."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        what = "an integer >= 0" + (" or None" if allow_none else "")
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return int(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,7 +193,8 @@ def nms(boxes, scores, iou_thr) -> np.ndarray:
     array([0, 1, 2])
     """
     b = as_boxes(boxes, "boxes")
-    s = _as_scores(scores, b.shape[0], "scores")
+    s = as_real_vector(scores, "scores", b.shape[0], "boxes", float64=False)
+    check_finite(s, "scores")
     thr = check_fraction(iou_thr, "iou_thr")
     if b.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
@@ -257,12 +241,9 @@ def batched_nms(boxes, scores, idxs, iou_thr) -> np.ndarray:
     """
     b = as_boxes(boxes, "boxes")
     n = b.shape[0]
-    s = _as_scores(scores, n, "scores")
-    g = np.asarray(idxs)
-    if g.dtype == np.bool_ or not np.issubdtype(g.dtype, np.integer):
-        raise ValueError(f"idxs must hold integers, got dtype {g.dtype}")
-    if g.shape != (n,):
-        raise ValueError(f"idxs must have shape ({n},) to match the boxes, got {g.shape}")
+    s = as_real_vector(scores, "scores", n, "boxes", float64=False)
+    check_finite(s, "scores")
+    g = as_int_vector(idxs, "idxs", n, "boxes")
     thr = check_fraction(iou_thr, "iou_thr")
     if n == 0:
         return np.empty(0, dtype=np.int64)
@@ -358,43 +339,33 @@ def postprocess_detections(
     >>> scores
     array([0.95257413, 0.7310586 ], dtype=float32)
     """
-    logits = np.asarray(cls_logits)
-    if logits.dtype == np.bool_ or not (
-        np.issubdtype(logits.dtype, np.floating) or np.issubdtype(logits.dtype, np.integer)
-    ):
-        raise ValueError(f"cls_logits must hold real numbers, got dtype {logits.dtype}")
-    if logits.ndim != 1:
-        raise ValueError(f"cls_logits must have shape (A,), got {logits.shape}")
+    logits = as_real_vector(cls_logits, "cls_logits")
     a = logits.shape[0]
-    if a and not np.isfinite(logits).all():
-        i = int(np.nonzero(~np.isfinite(logits))[0][0])
-        raise ValueError(f"cls_logits must be finite; element {i} is {logits[i]}")
+    check_finite(logits, "cls_logits")
     deltas = as_boxes(box_deltas, "box_deltas", allow_inverted=True)
-    if deltas.shape[0] != a:
-        raise ValueError(f"box_deltas must have shape ({a}, 4) like cls_logits, got {deltas.shape}")
+    check_length(deltas, "box_deltas", a, "cls_logits")
     anc = as_boxes(anchors, "anchors")
-    if anc.shape[0] != a:
-        raise ValueError(f"anchors must have shape ({a}, 4) like cls_logits, got {anc.shape}")
+    check_length(anc, "anchors", a, "cls_logits")
     try:
         levels = list(num_anchors_per_level)
     except TypeError:
         raise ValueError(
             f"num_anchors_per_level must be a sequence of ints, got {num_anchors_per_level!r}"
         ) from None
-    counts = [_count(c, "num_anchors_per_level", allow_none=False) for c in levels]
+    counts = [check_count(c, "num_anchors_per_level") for c in levels]
     if sum(counts) != a:
         raise ValueError(
             f"num_anchors_per_level must sum to the number of anchors {a}, got {sum(counts)}"
         )
     thr = np.float32(check_fraction(score_thr, "score_thr"))
-    top_k = _count(pre_nms_top_k, "pre_nms_top_k")
+    top_k = check_count(pre_nms_top_k, "pre_nms_top_k", allow_none=True)
     iou_thr = check_fraction(nms_iou_thr, "nms_iou_thr")
-    max_det = _count(max_detections, "max_detections")
-    hw = None if image_hw is None else _image_hw(image_hw)
-    _variances(variances)  # validated up front, even when nothing passes the threshold
+    max_det = check_count(max_detections, "max_detections", allow_none=True)
+    hw = None if image_hw is None else check_image_hw(image_hw)
+    check_variances(variances)  # validated up front, even when nothing passes the threshold
 
     # Stable sigmoid in float64, rounded once: exp never overflows.
-    x = logits.astype(np.float64)
+    x = logits
     e = np.exp(-np.abs(x))
     scores = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.float32)
 
