@@ -1,50 +1,56 @@
-"""The FDDB evaluation: discrete and continuous ROC curves.
+"""The FDDB evaluation: discrete and continuous ROC curves, as the official program computes them.
 
 Source: the ``evaluation`` program distributed with FDDB (Vidit Jain and Erik Learned-Miller,
 "FDDB: A Benchmark for Face Detection in Unconstrained Settings", UMass TR UM-CS-2010-009;
-files ``evaluate.cpp``, ``Matching.cpp``, ``Results.cpp``, ``EllipseR.cpp``,
-``RectangleR.cpp``, ``Region.cpp``), run with rectangle detections (``-f 0``, the format every
-recent face detector submits). What it computes, and what we compute:
+files ``evaluate.cpp``, ``Matching.cpp``, ``Results.cpp``, ``Hungarian.cpp``, ``EllipseR.cpp``,
+``RectangleR.cpp``, ``Region.cpp``). By default :func:`evaluate` returns what that program
+writes to ``DiscROC.txt`` / ``ContROC.txt``, number for number; this was checked against the
+program itself, compiled against OpenCV 4.6 (``tests/fixtures/fddb_official``). What it computes:
 
-* **Regions are pixel sets.** Each annotation ellipse and each detection rectangle is drawn,
-  filled, into a mask of the image's size, and the overlap of two regions is
-  ``|A and D| / |A or D|`` in pixels, so regions are clipped to the image. The original draws
-  with OpenCV: the ellipse centre is rounded to the nearest integer (``cvRound`` of the float32
-  value), the semi-axes are truncated to integers, and the angle becomes
-  ``180 - (pi - angle) * 180 / pi`` degrees, rounded to a whole degree by OpenCV 1.x/2.x, which
-  is the annotation angle in degrees; a rectangle ``x y w h`` covers the pixels between the
-  rounded corners ``(x, y)`` and ``(x + w, y + h)``, both included. *Choice*: we rasterise the
-  same rounded ellipse exactly (a pixel is inside when its centre satisfies the ellipse
-  inequality, boundary included) instead of reproducing OpenCV's 72-gon polygon fill, so pixel
-  counts can differ from the original's along the ellipse boundary; rectangles are exact.
-  Without image sizes (``image_sizes=None``, *choice*) nothing is clipped.
-* **Matching per threshold.** For every distinct detection score ``s`` of an image, the
-  detections with score ``>= s`` are matched to the faces by a maximum-weight bipartite matching
-  on the overlap ratios (the original's Hungarian algorithm;
-  :func:`scipy.optimize.linear_sum_assignment` here). Matched pairs with ratio ``> 0`` count:
-  the *continuous* score adds the ratio, the *discrete* score adds 1 when the ratio is
-  ``> 0.5``. False positives are the detections at or above ``s`` minus the discrete true
-  positives (the original uses this count for both curves). *Choice*: when several matchings
-  reach the same total weight, which one is chosen is up to the solver, in the original as here.
-* **Merging.** The dataset curve has one point per distinct score over all images: each image
-  contributes its counts at the lowest of its own thresholds that is ``>=`` the point's score
-  (zero if it has none), which is what the original's ``Results::merge`` computes. The true
-  positive rate divides by the number of annotated faces of all images. *Choice*: the original
-  also appends a ``(0, 0)`` point with threshold ``DBL_MAX`` when an image has no detection; we
-  leave it out.
+* **Regions are pixel sets** (:mod:`~hambox_core.evaluation.fddb_regions`): each annotation
+  ellipse and each detection (rectangle ``x y w h``, the program's ``-f 0``, or ellipse
+  ``major minor angle cx cy``, its ``-f 1``) is drawn, filled, into a mask of the image's
+  size (so regions are clipped to the image), ellipses by OpenCV's ``cvEllipse`` with a
+  rounded centre, integer axes and a whole-degree angle. The overlap of a face and a detection
+  is ``|A and D| / |A or D|`` in pixels. Image sizes are required.
+* **Matching per threshold** (``Matching::runHungarian``): for every distinct detection score
+  ``s`` of an image, the detections with score ``>= s`` are *valid*. Faces without overlap with
+  any valid detection and detections without overlap with any face are left out; the rest form
+  a matrix of overlaps with faces as rows and detections as columns (file order), transposed
+  when there are more faces than detections, and ``matching`` chooses the solver:
+
+  * ``"official"`` (default): Gerkey's Hungarian solver as the program runs it
+    (:mod:`~hambox_core.evaluation.hungarian`), which stops early on some non-square matrices
+    and then returns a matching of lower total overlap than the best one;
+  * ``"optimal"``: a maximum-weight matching (:func:`scipy.optimize.linear_sum_assignment`);
+    this is what hambox computed before and what papers' re-implementations usually compute.
+
+  Matched pairs with overlap ``> 0`` count: the *continuous* score adds the overlap, the
+  *discrete* score adds 1 when it is ``> 0.5``. False positives are the valid detections minus
+  the discrete true positives (the program uses this count for both curves).
+* **Merging** (``Results::merge``): the dataset curve has one point per distinct score over all
+  images; each image contributes its counts at the lowest of its own thresholds that is ``>=``
+  the point's score (zero if it has none). An image without detections contributes a point at
+  threshold ``DBL_MAX`` (``numpy.finfo(float).max``) with no true or false positive, so the
+  curve starts at ``(0, 0)`` whenever some image has no detection. The continuous sums are
+  accumulated image by image in the annotations' order, as the program adds them, so they equal
+  its doubles exactly. The true positive rate divides by the number of annotated faces.
 * **Summary number.** Papers quote the discrete true positive rate at 1,000 false positives:
-  :meth:`ROC.tpr_at` returns the highest rate among the points with at most that many false
-  positives.
+  :meth:`ROC.tpr_at` returns the highest rate among the points with at most that many.
 
-Detections and annotations are keyed by the FDDB image name (``2002/08/11/big/img_591``).
-Images of the annotations without detections count as images without detections (warned);
-detections of images not in the annotations are ignored (warned), as the original only walks
-its image list.
+Detections and annotations are keyed by the FDDB image name (``2002/08/11/big/img_591``), in
+the order of the annotations (the program's image list). Images of the annotations without
+detections count as images without detections (warned); detections of images not in the
+annotations are ignored (warned), as the program only walks its list.
+
+Where the program cannot give a result, :func:`evaluate` raises :class:`ValueError` naming the
+image: a face and a detection that both lie entirely outside the image (the overlap is 0 / 0,
+on which the program never terminates), and a solver result that the program rejects
+(``hungarian_check_feasibility`` fails: it asserts). Neither occurred in our random tests.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -52,6 +58,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._numba import njit
+from .._validation import check_choice
 from ..datasets._text import (
     LineReader,
     detection_rows,
@@ -62,20 +70,29 @@ from ..datasets._text import (
     parse_floats,
     read_text_lines,
 )
+from . import hungarian
+from .fddb_regions import RASTERIZATIONS, check_image_hw, overlap_matrix
 
 __all__ = [
+    "DETECTION_FORMATS",
+    "MATCHINGS",
     "ROC",
     "FDDBResult",
-    "ellipse_region",
     "evaluate",
     "read_detections",
-    "rectangle_region",
     "write_detections",
     "write_roc",
 ]
 
-_M_PI = math.pi
-_RIGHT_ANGLES = {0: (1.0, 0.0), 90: (0.0, 1.0), 180: (-1.0, 0.0), 270: (0.0, -1.0)}
+#: Detection formats: ``"rectangle"`` (``x y w h score``, the program's ``-f 0``) and
+#: ``"ellipse"`` (``major minor angle cx cy score``, ``-f 1``).
+DETECTION_FORMATS = ("rectangle", "ellipse")
+#: Matching solvers: the program's (``"official"``) or a maximum-weight matching.
+MATCHINGS = ("official", "optimal")
+
+_DBL_MAX = float(np.finfo(np.float64).max)  # the program's threshold for images without detections
+_WIDTH = {"rectangle": 5, "ellipse": 6}
+_STATUS_INFEASIBLE = 100
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +104,8 @@ class ROC:
     kind : str
         ``"discrete"`` or ``"continuous"``.
     thresholds : ndarray of shape (K,), float64
-        The distinct detection scores, decreasing.
+        The distinct detection scores, decreasing; led by ``DBL_MAX`` when some image has no
+        detection (the program's end point).
     true_positives : ndarray of shape (K,), float64
         Summed scores of matched pairs (integers for the discrete curve).
     false_positives : ndarray of shape (K,), int64
@@ -116,134 +134,175 @@ class ROC:
 
 @dataclass(frozen=True, eq=False)
 class FDDBResult:
-    """Both FDDB curves (see the module docstring)."""
+    """Both FDDB curves (see the module docstring) and the semantics they were computed with.
+
+    Attributes
+    ----------
+    discrete, continuous : ROC
+    matching : str
+        ``"official"`` or ``"optimal"``.
+    rasterization : str
+        ``"opencv"`` (the program's) or ``"exact"``.
+    detection_format : str
+        ``"rectangle"`` or ``"ellipse"``.
+    """
 
     discrete: ROC
     continuous: ROC
+    matching: str = "official"
+    rasterization: str = "opencv"
+    detection_format: str = "rectangle"
+
+    @property
+    def official(self) -> bool:
+        """True when both choices are the program's (the numbers papers report)."""
+        return self.matching == "official" and self.rasterization == "opencv"
 
 
 # --------------------------------------------------------------------------------------------
-# rasterisation
+# per-image counts
 # --------------------------------------------------------------------------------------------
 
 
-def _clip_window(x0, y0, x1, y1, image_hw):
-    """Inclusive pixel window clipped to the image; None when empty."""
-    if image_hw is not None:
-        h, w = image_hw
-        x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = min(x1, w - 1), min(y1, h - 1)
-    if x1 < x0 or y1 < y0:
-        return None
-    return x0, y0, x1, y1
+@njit
+def _official_counts(ious, scores, own):
+    """Per own threshold (ascending): discrete TP, continuous TP, FP, with Gerkey's solver.
 
-
-def _cv_round(v: float) -> int:
-    # cvRound of a float32 (cvPointFrom32f): round half to even, as lrint does
-    return int(np.rint(np.float32(v)))
-
-
-def rectangle_region(x, y, w, h, image_hw=None):
-    """The pixels a filled FDDB rectangle covers.
-
-    Parameters
-    ----------
-    x, y, w, h : float
-        The detection rectangle.
-    image_hw : tuple of int, optional
-        ``(height, width)`` to clip to.
-
-    Returns
-    -------
-    (x0, y0, mask) or None
-        ``mask`` is a bool array of shape (rows, cols) whose top-left pixel is ``(x0, y0)``;
-        None when the rectangle lies outside the image.
-
-    Examples
-    --------
-    >>> x0, y0, m = rectangle_region(1.4, 2.6, 2.0, 1.0)
-    >>> x0, y0, m.shape
-    (1, 3, (2, 3))
+    Builds the matrix as ``Matching::runHungarian`` does. Returns a status (0 on success).
     """
-    xa, ya = _cv_round(x), _cv_round(y)
-    xb, yb = _cv_round(x + w), _cv_round(y + h)
-    win = _clip_window(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), image_hw)
-    if win is None:
-        return None
-    x0, y0, x1, y1 = win
-    return x0, y0, np.ones((y1 - y0 + 1, x1 - x0 + 1), dtype=bool)
+    g, d = ious.shape
+    k_count = own.shape[0]
+    disc = np.zeros(k_count)
+    cont = np.zeros(k_count)
+    fp = np.zeros(k_count, np.int64)
+    col_nonzero = np.zeros(d, np.bool_)
+    for j in range(d):
+        s = 0.0
+        for i in range(g):
+            s += ious[i, j]
+        col_nonzero[j] = s != 0
+    cols = np.empty(d, np.int64)
+    rows = np.empty(g, np.int64)
+    last = -1
+    d_val = 0.0
+    c_val = 0.0
+    for k in range(k_count):
+        thr = own[k]
+        n_valid = 0
+        n_cols = 0
+        for j in range(d):
+            if scores[j] >= thr:
+                n_valid += 1
+                if col_nonzero[j]:
+                    cols[n_cols] = j
+                    n_cols += 1
+        # the valid columns shrink as the threshold rises: same count, same matrix
+        if n_cols != last:
+            last = n_cols
+            n_rows = 0
+            for i in range(g):
+                s = 0.0
+                for t in range(n_cols):
+                    s += ious[i, cols[t]]
+                if s != 0:
+                    rows[n_rows] = i
+                    n_rows += 1
+            transpose = n_rows > n_cols
+            if transpose:
+                mat = np.empty((n_cols, n_rows))
+                for a in range(n_cols):
+                    for b in range(n_rows):
+                        mat[a, b] = ious[rows[b], cols[a]]
+            else:
+                mat = np.empty((n_rows, n_cols))
+                for a in range(n_rows):
+                    for b in range(n_cols):
+                        mat[a, b] = ious[rows[a], cols[b]]
+            q = np.zeros(mat.shape, np.int8)
+            status = hungarian.solve_marks(mat, q)
+            if status != 0:
+                return status, disc, cont, fp
+            if not hungarian.marks_feasible(q):
+                return _STATUS_INFEASIBLE, disc, cont, fp
+            assigned = np.empty(mat.shape[0], np.int64)
+            hungarian.assignment_from_marks(q, assigned)
+            d_val = 0.0
+            c_val = 0.0
+            for a in range(mat.shape[0]):
+                v = mat[a, assigned[a]]
+                if v > 0:
+                    c_val += v
+                    if v > 0.5:
+                        d_val += 1.0
+        disc[k] = d_val
+        cont[k] = c_val
+        fp[k] = n_valid - np.int64(d_val)
+    return 0, disc, cont, fp
 
 
-def ellipse_region(major, minor, angle, cx, cy, image_hw=None):
-    """The pixels a filled FDDB annotation ellipse covers.
+def _optimal_counts(ious, scores, own):
+    """As :func:`_official_counts`, with a maximum-weight matching."""
+    from scipy.optimize import linear_sum_assignment
 
-    The centre is rounded and the semi-axes truncated as the original does; the angle (radians)
-    is rounded to a whole degree; a pixel is inside when its centre satisfies the ellipse
-    inequality (boundary included).
+    disc = np.zeros(own.shape[0])
+    cont = np.zeros(own.shape[0])
+    fp = np.zeros(own.shape[0], np.int64)
+    col_nonzero = ious.sum(axis=0) != 0 if ious.shape[0] else np.zeros(len(scores), bool)
+    last = None
+    value = (0.0, 0.0)
+    for k, s in enumerate(own.tolist()):
+        valid = scores >= s
+        cols = np.flatnonzero(valid & col_nonzero)
+        if last is None or cols.shape != last.shape:
+            sub = ious[:, cols]
+            sub = sub[(sub != 0).any(axis=1)]
+            c = dv = 0.0
+            if sub.size:
+                ri, ci = linear_sum_assignment(sub, maximize=True)
+                for v in sub[ri, ci].tolist():  # in face order
+                    if v > 0:
+                        c += v
+                        dv += v > 0.5
+            value = (dv, c)
+            last = cols
+        disc[k], cont[k] = value
+        fp[k] = int(np.count_nonzero(valid)) - int(value[0])
+    return disc, cont, fp
 
-    Parameters
-    ----------
-    major, minor : float
-        Semi-axis lengths; the major axis points along ``(cos angle, sin angle)`` (y down).
-    angle : float
-        Radians.
-    cx, cy : float
-        Centre.
-    image_hw : tuple of int, optional
-        ``(height, width)`` to clip to.
 
-    Returns
-    -------
-    (x0, y0, mask) or None
-        As :func:`rectangle_region`.
+@njit
+def _merge(thresholds, offsets, own, disc, cont, fp):
+    """``Results::merge`` over the images in order: the curve at each (decreasing) threshold.
 
-    Examples
-    --------
-    >>> x0, y0, m = ellipse_region(2.0, 1.0, 0.0, 5.0, 5.0)
-    >>> x0, y0, m.astype(int).tolist()
-    (3, 4, [[0, 0, 1, 0, 0], [1, 1, 1, 1, 1], [0, 0, 1, 0, 0]])
+    Image ``m`` owns ``own[offsets[m]:offsets[m + 1]]`` (ascending) with its counts there; at a
+    threshold it contributes its counts at its lowest own threshold ``>=`` it. Sums run image
+    by image, in order, like the program's additions, so the doubles are the program's.
     """
-    a = int(major)
-    b = int(minor)
-    ccx, ccy = _cv_round(cx), _cv_round(cy)
-    deg = round(180.0 - (_M_PI - angle) * 180.0 / _M_PI) % 360
-    # exact values at multiples of 90 degrees, so that axis-aligned boundary pixels stay inside
-    c, s = _RIGHT_ANGLES.get(deg) or (math.cos(math.radians(deg)), math.sin(math.radians(deg)))
-    ex = math.ceil(math.sqrt((a * c) ** 2 + (b * s) ** 2))
-    ey = math.ceil(math.sqrt((a * s) ** 2 + (b * c) ** 2))
-    win = _clip_window(ccx - ex, ccy - ey, ccx + ex, ccy + ey, image_hw)
-    if win is None:
-        return None
-    x0, y0, x1, y1 = win
-    dx = np.arange(x0, x1 + 1, dtype=np.float64)[None, :] - ccx
-    dy = np.arange(y0, y1 + 1, dtype=np.float64)[:, None] - ccy
-    u = dx * c + dy * s
-    v = -dx * s + dy * c
-    # (u/a)^2 + (v/b)^2 <= 1, written without dividing so that a zero axis stays defined; the
-    # relative slack of 1e-12 absorbs the rounding of cos and sin for pixels on the boundary
-    mask = (u * b) ** 2 + (v * a) ** 2 <= float(a * b) ** 2 * (1.0 + 1e-12)
-    if not mask.any():
-        return None
-    return x0, y0, mask
-
-
-def _overlap_ratio(r1, r2) -> float:
-    if r1 is None or r2 is None:
-        return 0.0
-    ax, ay, am = r1
-    bx, by, bm = r2
-    x0, y0 = max(ax, bx), max(ay, by)
-    x1 = min(ax + am.shape[1], bx + bm.shape[1])
-    y1 = min(ay + am.shape[0], by + bm.shape[0])
-    inter = 0
-    if x1 > x0 and y1 > y0:
-        inter = int(
-            np.count_nonzero(
-                am[y0 - ay : y1 - ay, x0 - ax : x1 - ax] & bm[y0 - by : y1 - by, x0 - bx : x1 - bx]
-            )
-        )
-    union = int(np.count_nonzero(am)) + int(np.count_nonzero(bm)) - inter
-    return inter / union if union > 0 else 0.0
+    k_count = thresholds.shape[0]
+    tp_cont = np.zeros(k_count)
+    # the integer counts (exact in any order) as steps at each image's own thresholds
+    step_disc = np.zeros(k_count + 1)
+    step_fp = np.zeros(k_count + 1, np.int64)
+    ascending = thresholds[::-1]
+    for m in range(offsets.shape[0] - 1):
+        # own threshold p covers the global indices [pos(p), pos(p - 1)) (decreasing order)
+        end = k_count
+        prev_disc = 0.0
+        prev_fp = 0
+        for p in range(offsets[m + 1] - 1, offsets[m] - 1, -1):
+            start = k_count - 1 - np.searchsorted(ascending, own[p])
+            step_disc[start] += disc[p] - prev_disc
+            step_fp[start] += fp[p] - prev_fp
+            prev_disc = disc[p]
+            prev_fp = fp[p]
+        for p in range(offsets[m], offsets[m + 1]):
+            start = k_count - 1 - np.searchsorted(ascending, own[p])
+            c = cont[p]
+            if c != 0.0:  # adding 0 changes no sum
+                for k in range(start, end):
+                    tp_cont[k] += c
+            end = start
+    return np.cumsum(step_disc)[:k_count], tp_cont, np.cumsum(step_fp)[:k_count]
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,71 +310,92 @@ def _overlap_ratio(r1, r2) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_array(arr, what, name, width):
+def _check_array(arr, what: str, name, width: int) -> np.ndarray:
     a = np.asarray(arr)
     if a.dtype == object or not (
         np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
     ):
-        raise ValueError(f"{what} of {name!r} must hold real numbers, got dtype {a.dtype}")
+        raise ValueError(f"{what}[{name!r}] must hold real numbers, got dtype {a.dtype}")
     a = a.astype(np.float64)
     if a.size == 0:
         a = a.reshape(0, width)
     if a.ndim != 2 or a.shape[1] != width:
-        raise ValueError(f"{what} of {name!r} must have shape (N, {width}), got {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{what} of {name!r} hold a non-finite value")
+        raise ValueError(f"{what}[{name!r}] must have shape (N, {width}), got {a.shape}")
+    bad = ~np.isfinite(a).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{what}[{name!r}] row {row} holds a non-finite value: {a[row]}")
     return a
 
 
-def _image_counts(ious: np.ndarray, scores: np.ndarray):
-    """Per own threshold (distinct scores, decreasing): discrete TP, continuous TP, FP."""
-    from scipy.optimize import linear_sum_assignment
+def _check_sizes(a: np.ndarray, what: str, name, cols: tuple[int, int], label: str) -> None:
+    bad = (a[:, cols[0]] < 0) | (a[:, cols[1]] < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{what}[{name!r}] row {row}: {label} must be >= 0, got {a[row]}")
 
-    own = np.unique(scores)[::-1]
-    disc = np.zeros(own.shape[0])
-    cont = np.zeros(own.shape[0])
-    fp = np.zeros(own.shape[0], np.int64)
-    nonzero_col = (ious != 0).any(axis=0) if ious.shape[0] else np.zeros(len(scores), bool)
-    last_cols = None
-    last = (0.0, 0.0)
-    for k, s in enumerate(own.tolist()):
-        valid = scores >= s
-        cols = np.flatnonzero(valid & nonzero_col)
-        if last_cols is None or cols.shape != last_cols.shape or (cols != last_cols).any():
-            sub = ious[:, cols]
-            rows = np.flatnonzero((sub != 0).any(axis=1))
-            sub = sub[rows]
-            d = c = 0.0
-            if sub.size:
-                ri, ci = linear_sum_assignment(sub, maximize=True)
-                w = sub[ri, ci]
-                w = w[w > 0]
-                c = float(np.sum(w))
-                d = float(np.count_nonzero(w > 0.5))
-            last = (d, c)
-            last_cols = cols
-        disc[k], cont[k] = last
-        fp[k] = int(np.count_nonzero(valid)) - int(last[0])
-    return own, disc, cont, fp
+
+def _check_range(a: np.ndarray, what: str, name, cols, values=None) -> None:
+    """Values the program draws with C ints (coordinates, axes) must fit in 32 bits."""
+    v = a if values is None else values
+    bad = (np.abs(v[:, list(cols)]) >= 2.0**31).any(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{what}[{name!r}] row {row} holds a value beyond the program's 32-bit pixel "
+            f"coordinates (|v| < 2**31): {a[row]}"
+        )
+
+
+def _image_overlaps(ell, det, hw, name, detection_format, rasterization) -> np.ndarray:
+    try:
+        ious = overlap_matrix(
+            ell, det, hw, detection_format=detection_format, rasterization=rasterization
+        )
+    except ValueError as exc:
+        raise ValueError(f"image {name!r}: {exc}") from None
+    empty = np.isnan(ious)
+    if empty.any():
+        i, j = (int(v[0]) for v in np.nonzero(empty))
+        raise ValueError(
+            f"image {name!r}: face {i} and detection {j} both lie outside the image (no pixel), "
+            "so their overlap is 0 / 0, on which the official program never terminates"
+        )
+    return ious
 
 
 def evaluate(
     detections: Mapping,
     annotations: Mapping,
-    image_sizes: Mapping | None = None,
+    image_sizes: Mapping,
+    *,
+    detection_format: str = "rectangle",
+    matching: str = "official",
+    rasterization: str = "opencv",
 ) -> FDDBResult:
-    """Discrete and continuous FDDB ROC curves.
+    """Discrete and continuous FDDB ROC curves (by default exactly the official program's).
 
     Parameters
     ----------
-    detections : mapping of str to array_like of shape (N, 5)
-        Per image, ``x y w h score`` rectangles (pixels).
+    detections : mapping of str to array_like of shape (N, 5) or (N, 6)
+        Per image, ``x y w h score`` rectangles (``detection_format="rectangle"``) or
+        ``major_radius minor_radius angle center_x center_y score`` ellipses (``"ellipse"``),
+        pixels and radians, in the order the detector wrote them (ties in the matching resolve
+        by it, as in the program).
     annotations : mapping of str to array_like of shape (G, 5)
         Per image, ``major_radius minor_radius angle center_x center_y`` ellipses, as
-        :func:`hambox_core.datasets.fddb.read_fddb_ellipses` returns.
-    image_sizes : mapping of str to (int, int), optional
-        ``(height, width)`` per image; regions are clipped to it like the original's
-        image-sized masks. Without it nothing is clipped.
+        :func:`hambox_core.datasets.fddb.read_fddb_ellipses` returns; the mapping's order is
+        the image list's.
+    image_sizes : mapping of str to (int, int)
+        ``(height, width)`` per annotated image: the program draws every region into a mask of
+        the image's size.
+    detection_format : {"rectangle", "ellipse"}, default "rectangle"
+        The program's ``-f 0`` or ``-f 1``.
+    matching : {"official", "optimal"}, default "official"
+        Gerkey's solver as the program runs it, or a maximum-weight matching.
+    rasterization : {"opencv", "exact"}, default "opencv"
+        The program's OpenCV ellipses (needs ``pip install 'hambox[fddb]'``), or pixel
+        centres inside the ellipse (no OpenCV; not the official number).
 
     Returns
     -------
@@ -324,18 +404,31 @@ def evaluate(
     Raises
     ------
     ValueError
-        On malformed arrays or a missing image size.
+        On malformed arrays, negative sizes, values beyond the program's 32-bit pixel
+        coordinates, a missing image size, an unknown option, or where the program would not
+        give a result (see the module docstring); the message names the argument and image.
+    ImportError
+        With ``rasterization="opencv"`` when OpenCV is not installed.
 
     Examples
     --------
-    >>> ann = {"img": [[20.0, 15.0, math.pi / 2, 50.0, 50.0]]}
-    >>> det = {"img": [[36, 31, 28, 38, 0.9], [0, 0, 10, 10, 0.5]]}
-    >>> r = evaluate(det, ann, {"img": (100, 100)})
-    >>> r.discrete.true_positives.tolist(), r.discrete.false_positives.tolist()
-    ([1.0, 1.0], [0, 1])
-    >>> r.discrete.tpr_at(1000)
-    1.0
+    >>> ann = {"img": [[20.0, 15.0, 1.5707963, 50.0, 50.0]], "empty": [[10.0, 8.0, 0.0, 20, 20]]}
+    >>> det = {"img": [[36, 31, 28, 38, 0.9], [0, 0, 10, 10, 0.5]], "empty": []}
+    >>> r = evaluate(det, ann, {"img": (100, 100), "empty": (40, 40)})
+    >>> r.discrete.thresholds.tolist()[1:], r.discrete.false_positives.tolist()
+    ([0.9, 0.5], [0, 0, 1])
+    >>> r.discrete.true_positives.tolist(), r.discrete.tpr_at(1000)
+    ([0.0, 1.0, 1.0], 0.5)
     """
+    check_choice(detection_format, "detection_format", DETECTION_FORMATS)
+    check_choice(matching, "matching", MATCHINGS)
+    check_choice(rasterization, "rasterization", RASTERIZATIONS)
+    if not isinstance(image_sizes, Mapping):
+        raise ValueError(
+            "image_sizes must map each image name to (height, width): the program draws "
+            f"regions into image-sized masks; got {type(image_sizes).__name__}"
+        )
+    width = _WIDTH[detection_format]
     names = list(annotations)
     missing = [n for n in names if n not in detections]
     if missing:
@@ -353,47 +446,72 @@ def evaluate(
             UserWarning,
             stacklevel=2,
         )
-    per_image = []
+    owns, discs, conts, fps = [], [], [], []
     num_faces = 0
-    all_scores = []
     for n in names:
         ell = _check_array(annotations[n], "annotations", n, 5)
-        if (ell[:, :2] < 0).any():
-            raise ValueError(f"annotations of {n!r}: ellipse radii must be >= 0")
-        det = _check_array(detections.get(n, np.zeros((0, 5))), "detections", n, 5)
-        hw = None
-        if image_sizes is not None:
-            if n not in image_sizes:
-                raise ValueError(f"no image size for {n!r}")
-            hw = tuple(int(v) for v in image_sizes[n])
+        _check_sizes(ell, "annotations", n, (0, 1), "ellipse radii")
+        _check_range(ell, "annotations", n, (0, 1, 3, 4))
+        det = _check_array(detections.get(n, np.zeros((0, width))), "detections", n, width)
+        _check_sizes(
+            det,
+            "detections",
+            n,
+            (2, 3) if detection_format == "rectangle" else (0, 1),
+            "rectangle sizes" if detection_format == "rectangle" else "ellipse radii",
+        )
+        if detection_format == "rectangle":
+            corners = np.concatenate([det[:, :2], det[:, :2] + det[:, 2:4]], axis=1)
+            _check_range(det, "detections", n, (0, 1, 2, 3), values=corners)
+        else:
+            _check_range(det, "detections", n, (0, 1, 3, 4))
+        if n not in image_sizes:
+            raise ValueError(f"image_sizes has no entry for {n!r}")
+        hw = check_image_hw(image_sizes[n], f"image_sizes[{n!r}]")
         num_faces += ell.shape[0]
         if det.shape[0] == 0:
+            # Results(imName, DBL_MAX, NULL, ...): a point with no true or false positive
+            owns.append(np.array([_DBL_MAX]))
+            discs.append(np.zeros(1))
+            conts.append(np.zeros(1))
+            fps.append(np.zeros(1, np.int64))
             continue
-        a_regions = [ellipse_region(*e, image_hw=hw) for e in ell.tolist()]
-        d_regions = [rectangle_region(*d[:4], image_hw=hw) for d in det.tolist()]
-        ious = np.array(
-            [[_overlap_ratio(ra, rd) for rd in d_regions] for ra in a_regions], dtype=np.float64
-        ).reshape(len(a_regions), len(d_regions))
-        per_image.append(_image_counts(ious, det[:, 4]))
-        all_scores.append(det[:, 4])
-    thresholds = (
-        np.unique(np.concatenate(all_scores))[::-1] if all_scores else np.zeros(0, np.float64)
-    )
-    k = thresholds.shape[0]
-    d_disc = np.zeros(k + 1)
-    d_cont = np.zeros(k + 1)
-    d_fp = np.zeros(k + 1, np.int64)
-    asc = thresholds[::-1]
-    for own, disc, cont, fp in per_image:
-        pos = k - 1 - np.searchsorted(asc, own)  # index of each own score in `thresholds`
-        np.add.at(d_disc, pos, np.diff(disc, prepend=0.0))
-        np.add.at(d_cont, pos, np.diff(cont, prepend=0.0))
-        np.add.at(d_fp, pos, np.diff(fp, prepend=0))
-    disc_roc = ROC("discrete", thresholds, np.cumsum(d_disc[:k]), np.cumsum(d_fp[:k]), num_faces)
-    cont_roc = ROC(
-        "continuous", thresholds, np.cumsum(d_cont[:k]), disc_roc.false_positives, num_faces
-    )
-    return FDDBResult(discrete=disc_roc, continuous=cont_roc)
+        ious = _image_overlaps(ell, det[:, :-1], hw, n, detection_format, rasterization)
+        scores = np.ascontiguousarray(det[:, -1])
+        own = np.unique(scores)
+        if matching == "official":
+            status, disc, cont, fp = _official_counts(np.ascontiguousarray(ious), scores, own)
+            if status == _STATUS_INFEASIBLE:
+                raise ValueError(
+                    f"image {n!r}: Gerkey's solver left a row unassigned; the official program "
+                    "asserts here ('Not yet implemented')"
+                )
+            if status != 0:
+                raise hungarian.HungarianError(f"image {n!r}: {hungarian.MESSAGES[status]}")
+        else:
+            disc, cont, fp = _optimal_counts(ious, scores, own)
+        owns.append(own)
+        discs.append(disc)
+        conts.append(cont)
+        fps.append(fp)
+    if owns:
+        thresholds = np.unique(np.concatenate(owns))[::-1].copy()
+        offsets = np.cumsum([0] + [o.shape[0] for o in owns]).astype(np.int64)
+        tp_disc, tp_cont, fp_all = _merge(
+            thresholds,
+            offsets,
+            np.concatenate(owns),
+            np.concatenate(discs),
+            np.concatenate(conts),
+            np.concatenate(fps),
+        )
+    else:
+        thresholds = np.zeros(0)
+        tp_disc = tp_cont = np.zeros(0)
+        fp_all = np.zeros(0, np.int64)
+    disc_roc = ROC("discrete", thresholds, tp_disc, fp_all, num_faces)
+    cont_roc = ROC("continuous", thresholds, tp_cont, fp_all, num_faces)
+    return FDDBResult(disc_roc, cont_roc, matching, rasterization, detection_format)
 
 
 def write_roc(path, roc: ROC) -> None:
@@ -421,21 +539,27 @@ def write_roc(path, roc: ROC) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def read_detections(path) -> dict[str, np.ndarray]:
-    """Read an FDDB detection file: name line, count line, ``x y w h score`` rows per image.
+def read_detections(path, detection_format: str = "rectangle") -> dict[str, np.ndarray]:
+    """Read an FDDB detection file: per image a name line, a count line and one row per detection.
+
+    Rows are ``x y w h score`` (``detection_format="rectangle"``, the program's ``-f 0``) or
+    ``major_radius minor_radius angle center_x center_y score`` (``"ellipse"``, ``-f 1``).
+    Numbers must be plain decimal (``12``, ``-3.5``, ``1e-3``) and fit in float32.
 
     Parameters
     ----------
     path : str or os.PathLike
+    detection_format : {"rectangle", "ellipse"}, default "rectangle"
 
     Returns
     -------
-    dict of str to ndarray of shape (N, 5), float64
+    dict of str to ndarray of shape (N, 5) or (N, 6), float64
+        In file order.
 
     Raises
     ------
     ValueError
-        On malformed input (file and line named).
+        On malformed input (file and line named), or an unknown ``detection_format``.
 
     Examples
     --------
@@ -445,6 +569,9 @@ def read_detections(path) -> dict[str, np.ndarray]:
     >>> read_detections(f)["2002/08/11/big/img_591"].tolist()
     [[10.0, 20.0, 30.0, 40.0, 0.9]]
     """
+    check_choice(detection_format, "detection_format", DETECTION_FORMATS)
+    width = _WIDTH[detection_format]
+    layout = "x y w h score" if width == 5 else "major minor angle center_x center_y score"
     p, lines = read_text_lines(path)
     reader = LineReader(p, lines)
     out: dict[str, np.ndarray] = {}
@@ -464,27 +591,43 @@ def read_detections(path) -> dict[str, np.ndarray]:
         for k in range(count):
             lineno, line = reader.expect(f"detection {k + 1} of {count} of {name!r}")
             tokens = line.split()
-            if len(tokens) != 5:
-                raise fail(p, lineno, f"expected 'x y w h score', got {len(tokens)} values")
-            rows.append(parse_floats(p, lineno, tokens, f"detection {k + 1} of {name!r}"))
-        out[name] = np.asarray(rows, dtype=np.float64).reshape(count, 5)
+            if len(tokens) != width:
+                raise fail(p, lineno, f"expected {layout!r}, got {len(tokens)} values")
+            values = parse_floats(p, lineno, tokens, f"detection {k + 1} of {name!r}")
+            sizes = values[2:4] if width == 5 else values[0:2]
+            if sizes[0] < 0 or sizes[1] < 0:
+                what = "width and height" if width == 5 else "radii"
+                raise fail(p, lineno, f"detection {what} must be >= 0, got {sizes}")
+            rows.append(values)
+        out[name] = np.asarray(rows, dtype=np.float64).reshape(count, width)
     return out
 
 
 def write_detections(path, detections: Mapping) -> None:
-    """Write detections (``x y w h score`` rows per image) in the FDDB detection format.
+    """Write detections in the FDDB detection format (rows of 5 or 6 values, as given).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file (overwritten).
+    detections : mapping of str to array_like of shape (N, 5) or (N, 6)
+        ``x y w h score`` rectangles or ``major minor angle cx cy score`` ellipses per image;
+        every image in the mapping is written, with count 0 when it has no detection (the
+        program needs every image of its list).
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
-    >>> write_detections(f, {"a/b": [[10, 20, 30, 40, 0.9]]})
+    >>> write_detections(f, {"a/b": [[10, 20, 30, 40, 0.9]], "c/d": []})
     >>> f.read_text()
-    'a/b\\n1\\n10 20 30 40 0.9\\n'
+    'a/b\\n1\\n10 20 30 40 0.9\\nc/d\\n0\\n'
     """
     chunks = []
     for name, arr in detections.items():
-        rows = detection_rows(name, arr)
+        a = np.asarray(arr, dtype=np.float64)
+        width = a.shape[1] if a.ndim == 2 and a.shape[1] in (5, 6) else 5
+        rows = detection_rows(name, a, width)
         chunks.append(f"{name}\n{len(rows)}\n")
         chunks.extend(" ".join(format_number(v) for v in row) + "\n" for row in rows)
     with open(os.fspath(path), "w", encoding="utf-8", newline="\n") as fh:

@@ -38,8 +38,11 @@ import math
 
 import numpy as np
 
+from .._validation import check_choice, check_image_size
+
 __all__ = [
     "RASTERIZATIONS",
+    "check_image_hw",
     "ellipse_region",
     "overlap_matrix",
     "rectangle_region",
@@ -64,19 +67,13 @@ def _cv2():
     return cv2
 
 
-def _check_rasterization(rasterization: str) -> None:
-    if rasterization not in RASTERIZATIONS:
-        raise ValueError(f"rasterization must be one of {RASTERIZATIONS}, got {rasterization!r}")
-
-
-def _check_image_hw(image_hw, name: str = "image_hw") -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in image_hw)
-        ok = all(float(v) == int(v) for v in image_hw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be (height, width), got {image_hw!r}") from None
-    if not ok or h < 1 or w < 1 or h >= _INT_LIMIT or w >= _INT_LIMIT:
-        raise ValueError(f"{name} must be two integers >= 1 (height, width), got {image_hw!r}")
+def check_image_hw(image_hw, name: str = "image_hw") -> tuple[int, int]:
+    """``(height, width)`` of an image the program draws into: two integers in [1, 2**31)."""
+    h, w = check_image_size(image_hw, name)
+    if h < 1 or w < 1 or h >= _INT_LIMIT or w >= _INT_LIMIT:
+        raise ValueError(
+            f"{name} must be two integers in [1, 2**31) (height, width), got {image_hw!r}"
+        )
     return h, w
 
 
@@ -138,7 +135,7 @@ def rectangle_region(x, y, w, h, image_hw):
     >>> x0, y0, m.shape
     (1, 3, (2, 3))
     """
-    win = _rect_window(float(x), float(y), float(w), float(h), _check_image_hw(image_hw))
+    win = _rect_window(float(x), float(y), float(w), float(h), check_image_hw(image_hw))
     if win is None:
         return None
     x0, y0, x1, y1 = win
@@ -263,8 +260,8 @@ def ellipse_region(major, minor, angle, cx, cy, image_hw, *, rasterization: str 
      [0 1 1 1 1 1 0]
      [0 0 0 1 0 0 0]]
     """
-    _check_rasterization(rasterization)
-    hw = _check_image_hw(image_hw)
+    check_choice(rasterization, "rasterization", RASTERIZATIONS)
+    hw = check_image_hw(image_hw)
     canvas = np.zeros(hw, np.uint8) if rasterization == "opencv" else None
     region = _ellipse(major, minor, angle, cx, cy, hw, rasterization, canvas)
     if region is None or rasterization == "exact":
@@ -329,12 +326,9 @@ def overlap_matrix(
     >>> ov.shape, bool(ov[0, 0] > 0.5), float(ov[0, 1])
     ((1, 2), True, 0.0)
     """
-    _check_rasterization(rasterization)
-    if detection_format not in ("rectangle", "ellipse"):
-        raise ValueError(
-            f"detection_format must be 'rectangle' or 'ellipse', got {detection_format!r}"
-        )
-    hw = _check_image_hw(image_hw)
+    check_choice(rasterization, "rasterization", RASTERIZATIONS)
+    check_choice(detection_format, "detection_format", ("rectangle", "ellipse"))
+    hw = check_image_hw(image_hw)
     ell = np.asarray(ellipses, dtype=np.float64).reshape(-1, 5)
     det = np.asarray(detections, dtype=np.float64)
     det = det.reshape(det.shape[0] if det.ndim == 2 else 0, -1) if det.size else det.reshape(0, 5)
@@ -363,13 +357,36 @@ def overlap_matrix(
     return out
 
 
+def _rect_windows(det, hw) -> np.ndarray:
+    """Inclusive pixel windows ``(x0, y0, x1, y1)`` (D, 4) int64 of rectangles within the
+    image; ``(0, 0, -1, -1)`` for a rectangle outside it. Vectorised :func:`_rect_window`."""
+    x, y, w, h = (det[:, k] for k in range(4))
+    if not (np.isfinite(det[:, :4]).all() and (w >= 0).all() and (h >= 0).all()):
+        row = int(np.flatnonzero(~(np.isfinite(det[:, :4]).all(axis=1) & (w >= 0) & (h >= 0)))[0])
+        _rect_window(*det[row, :4].tolist(), hw)  # raises with the message of the scalar path
+    ends = np.stack([x, y, x + w, y + h], axis=1)
+    if (np.abs(ends) >= _INT_LIMIT).any():
+        row = int(np.flatnonzero((np.abs(ends) >= _INT_LIMIT).any(axis=1))[0])
+        _rect_window(*det[row, :4].tolist(), hw)
+    with np.errstate(over="ignore"):
+        pts = np.rint(ends.astype(np.float32)).astype(np.int64)  # cvRound of the float32 values
+    if (np.abs(pts) >= _INT_LIMIT).any():
+        row = int(np.flatnonzero((np.abs(pts) >= _INT_LIMIT).any(axis=1))[0])
+        _rect_window(*det[row, :4].tolist(), hw)
+    box = np.empty((det.shape[0], 4), np.int64)
+    box[:, 0] = np.maximum(np.minimum(pts[:, 0], pts[:, 2]), 0)
+    box[:, 1] = np.maximum(np.minimum(pts[:, 1], pts[:, 3]), 0)
+    box[:, 2] = np.minimum(np.maximum(pts[:, 0], pts[:, 2]), hw[1] - 1)
+    box[:, 3] = np.minimum(np.maximum(pts[:, 1], pts[:, 3]), hw[0] - 1)
+    empty = (box[:, 2] < box[:, 0]) | (box[:, 3] < box[:, 1])
+    box[empty] = (0, 0, -1, -1)
+    return box
+
+
 def _rectangle_overlaps(faces, det, hw):
     """Pixel counts ``|A and D|`` (G, D) and ``|D|`` (D,) for rectangle detections."""
     d = det.shape[0]
-    box = np.zeros((d, 4), np.int64)  # inclusive x0, y0, x1, y1; empty rows are (0, 0, -1, -1)
-    for j, (x, y, w, h) in enumerate(det[:, :4].tolist()):
-        win = _rect_window(x, y, w, h, hw)
-        box[j] = (0, 0, -1, -1) if win is None else win
+    box = _rect_windows(det, hw)
     det_area = (box[:, 2] - box[:, 0] + 1) * (box[:, 3] - box[:, 1] + 1)
     inter = np.zeros((len(faces), d), np.int64)
     for i, f in enumerate(faces):
