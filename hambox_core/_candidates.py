@@ -53,6 +53,8 @@ INDEX_CELLS = 32
 #: A predicted box whose corners all lie within this fraction of its anchor's size (the larger
 #: side) of the anchor's corners is searched on the anchors' grid (:func:`tether_boxes`).
 TETHER = 0.5
+#: ... and that is at least this fraction of its anchor's width and height.
+TETHER_MIN_SIZE = 0.5
 #: Interleaved histograms of the index's counting sort.
 LANES = 4
 #: ``meta[4]`` of an index that was not built: the boxes must be scanned.
@@ -181,10 +183,12 @@ def group_window(groups, k, bcx, bcy, bw, bh, t, ioa):
 
 
 @njit_inline
-def group_anchor(groups, k, r, c):
-    """Index of the anchor of group ``k`` at feature-map row ``r``, column ``c``."""
+def group_layout(groups, k):
+    """``(first, row_step, col_step)``: anchor ``first + r * row_step + c * col_step`` of group
+    ``k`` is at feature-map row ``r``, column ``c``. Read once per group, outside the loops over
+    cells (the table is float64; converting it per cell costs more than the IoU)."""
     nshape = int(groups[k, NSHAPE])
-    return int(groups[k, START]) + (r * int(groups[k, FW]) + c) * nshape + int(groups[k, SHAPE])
+    return int(groups[k, START]) + int(groups[k, SHAPE]), int(groups[k, FW]) * nshape, nshape
 
 
 @njit
@@ -224,9 +228,11 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
             r0, r1, c0, c1 = 0, int(groups[k, FH]) - 1, 0, int(groups[k, FW]) - 1
         else:
             r0, r1, c0, c1 = group_window(groups, k, bcx, bcy, bw, bh, t, ioa)
+        first, row_step, col_step = group_layout(groups, k)
         for r in range(r0, r1 + 1):
+            row = first + r * row_step
             for c in range(c0, c1 + 1):
-                i = group_anchor(groups, k, r, c)
+                i = row + c * col_step
                 n = record(anchors, i, queries, b, area_b, t32, strict, ioa, idx_buf, val_buf, n)
     return n
 
@@ -258,9 +264,11 @@ def grid_best_anchor(anchors, groups, queries, b):
         if bound[k] * (1.0 + 10 * REL_SLACK) + 1e-7 < best_v:
             break
         r0, r1, c0, c1 = group_window(groups, k, bcx, bcy, bw, bh, np.float64(best_v), False)
+        first, row_step, col_step = group_layout(groups, k)
         for r in range(r0, r1 + 1):
+            row = first + r * row_step
             for c in range(c0, c1 + 1):
-                i = group_anchor(groups, k, r, c)
+                i = row + c * col_step
                 v = iou_rows(anchors, i, box_area_f32(anchors, i), queries, b, area_b)
                 if v > best_v or (v == best_v and v > 0.0 and i < best_i):
                     best_v = v
@@ -270,9 +278,13 @@ def grid_best_anchor(anchors, groups, queries, b):
 
 @njit
 def tether_bound(groups, k):
-    """Bound on the distance of a tethered predicted box's corners from group ``k``'s formula."""
+    """Bound on the distance of a tethered predicted box's corners from group ``k``'s formula,
+    and lower bounds on its width and height."""
     tol = np.float32(TETHER * max(groups[k, W], groups[k, H]))
-    return np.float64(tol) * (1.0 + 2.0**-20) + groups[k, DEV]
+    bound = np.float64(tol) * (1.0 + 2.0**-20) + groups[k, DEV]
+    w_min = np.float64(np.float32(TETHER_MIN_SIZE * groups[k, W])) * (1.0 - 2.0**-20)
+    h_min = np.float64(np.float32(TETHER_MIN_SIZE * groups[k, H])) * (1.0 - 2.0**-20)
+    return bound, w_min, h_min
 
 
 @njit
@@ -280,10 +292,11 @@ def tether_boxes(anchors, pred, groups, rest):
     """Which predicted boxes stay near their grid anchor (are *tethered* to it).
 
     A predicted box is tethered when each of its corners lies within ``TETHER * max(w, h)`` of
-    its anchor's corner (``w, h`` the anchor group's size). The boxes of a group then lie
-    within a known distance of the group's grid, so :func:`tethered_candidates` finds them by
-    arithmetic like the anchors; the others (and the boxes of anchors on no grid) are *loose*.
-    One vectorised pass over the two arrays.
+    its anchor's corner and it is at least ``TETHER_MIN_SIZE`` times as wide and as tall as the
+    anchor (``w, h`` the anchor group's size). The boxes of a group then lie within a known
+    distance of the group's grid and have a known range of sizes, so
+    :func:`tethered_candidates` finds them by arithmetic like the anchors; the others (and the
+    boxes of anchors on no grid) are *loose*. One vectorised pass over the two arrays.
 
     Parameters
     ----------
@@ -312,14 +325,16 @@ def tether_boxes(anchors, pred, groups, rest):
         per_row = fw * n
         m = per_row * 4
         tol = np.empty(m, np.float32)
+        min_size = np.empty(m, np.float32)  # at pair starts (x0, y0); -inf elsewhere
         for c in range(fw):
             for kk in range(n):
                 t = np.float32(TETHER * max(groups[k + kk, W], groups[k + kk, H]))
                 j = (c * n + kk) * 4
-                tol[j] = t
-                tol[j + 1] = t
-                tol[j + 2] = t
-                tol[j + 3] = t
+                tol[j : j + 4] = t
+                min_size[j] = np.float32(TETHER_MIN_SIZE * groups[k + kk, W])
+                min_size[j + 1] = np.float32(TETHER_MIN_SIZE * groups[k + kk, H])
+                min_size[j + 2] = -np.inf
+                min_size[j + 3] = -np.inf
         far = np.empty(m, np.uint8)
         far_any = far.view(np.uint32)  # one word per box: nonzero if any corner is far
         for r in range(int(groups[k, FH])):
@@ -328,6 +343,9 @@ def tether_boxes(anchors, pred, groups, rest):
             p_row = pflat[first * 4 : first * 4 + m]
             for j in range(m):
                 far[j] = np.uint8(not abs(p_row[j] - a_row[j]) <= tol[j])
+            ahead = p_row[2:]
+            for j in range(m - 2):  # the last two slots of a row are no pair starts
+                far[j] |= np.uint8(not ahead[j] - p_row[j] >= min_size[j])
             for q in range(per_row):  # branch-free: always write, advance when loose
                 near = far_any[q] == 0
                 tethered[first + q] = near
@@ -340,8 +358,9 @@ def tether_boxes(anchors, pred, groups, rest):
 def tethered_candidates(pred, tethered, groups, queries, b, t, strict, idx_buf, val_buf, n):
     """Tethered predicted boxes (:func:`tether_boxes`) whose IoU with ``queries[b]`` passes ``t``.
 
-    A tethered box of group ``k`` lies within ``e = w / 2 + tether_bound`` (``h / 2 + ...``) of
-    its anchor's formula centre and has width in ``[w - 2 bound, w + 2 bound]``. IoU >= t needs
+    A tethered box of group ``k`` lies within ``e = w / 2 + bound`` (``h / 2 + bound``) of its
+    anchor's formula centre and has a width in ``[max(w_min, w - 2 bound), w + 2 bound]``
+    (:func:`tether_bound`; likewise the height). IoU >= t needs
     an x-overlap of at least ``t * w_f`` (inter >= t * area_f, and the y-overlap is at most
     ``h_f``), so the anchor's centre lies within ``w_f / 2 - t * w_f + e`` of the query's; the
     area bound prunes whole groups. ``t`` must be > 0. Appends to the buffers after the ``n``
@@ -357,12 +376,12 @@ def tethered_candidates(pred, tethered, groups, queries, b, t, strict, idx_buf, 
     area_hi = farea / t * (1.0 + 2 * REL_SLACK)
     tq = t * (1.0 - REL_SLACK)
     for k in range(groups.shape[0]):
-        bound = tether_bound(groups, k)
+        bound, w_min, h_min = tether_bound(groups, k)
         w = groups[k, W]
         h = groups[k, H]
         if (w + 2 * bound) * (h + 2 * bound) < area_lo:
             continue
-        if max(w - 2 * bound, 0.0) * max(h - 2 * bound, 0.0) > area_hi:
+        if max(w_min, w - 2 * bound) * max(h_min, h - 2 * bound) > area_hi:
             continue
         sx = groups[k, SX]
         sy = groups[k, SY]
@@ -371,9 +390,11 @@ def tethered_candidates(pred, tethered, groups, queries, b, t, strict, idx_buf, 
         half_y = fh * (0.5 - tq) + h * 0.5 + bound + slack
         c0, c1 = axis_range(fcx, half_x, groups[k, CX], sx, int(groups[k, FW]))
         r0, r1 = axis_range(fcy, half_y, groups[k, CY], sy, int(groups[k, FH]))
+        first, row_step, col_step = group_layout(groups, k)
         for r in range(r0, r1 + 1):
+            row = first + r * row_step
             for c in range(c0, c1 + 1):
-                i = group_anchor(groups, k, r, c)
+                i = row + c * col_step
                 if tethered[i]:
                     v = iou_rows(pred, i, box_area_f32(pred, i), queries, b, area_b)
                     if passes(v, t32, strict):
