@@ -114,7 +114,8 @@ def test_face_ap_matches_reference(case, iterations):
     if np.isnan(ref_ap):
         assert np.isnan(r.ap)
     else:
-        assert r.ap == pytest.approx(ref_ap, abs=1e-12)
+        # the toolbox's arithmetic step for step (its VOCap sums with np.sum, pairwise)
+        assert r.ap == ref_ap
 
 
 def test_small_faces_are_ignored_and_small_detections_dropped():
@@ -226,3 +227,71 @@ def test_face_eval_detection_files(tmp_path):
     f.write_text("img1.jpg 0.9 1 2 3 inf\n")
     with pytest.raises(ValueError, match=r"line 1: .*not finite"):
         read_face_eval_detections(f)
+
+
+# --------------------------------------------------------------------------------------------
+# argument checks
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("recall", "precision", "match"),
+    [
+        ([0.5, 2.0], [1.0, 1.0], r"recall must lie in \[0, 1\]; recall\[1\] is 2.0"),
+        ([-0.1, 0.5], [1.0, 1.0], r"recall\[0\]"),
+        ([np.nan, 0.5], [1.0, 1.0], r"recall\[0\] is nan"),
+        ([0.5, 0.4], [1.0, 1.0], r"recall must not decrease; recall\[1\]"),
+        ([0.5, 1.0], [1.5, 1.0], r"precision must lie in \[0, 1\] .or be NaN.; precision\[0\]"),
+        ([0.5, 1.0], [1.0, -np.inf], r"precision\[1\]"),
+    ],
+)
+def test_voc_ap_rejects_values_outside_the_unit_interval(recall, precision, match):
+    with pytest.raises(ValueError, match=match):
+        voc_ap(recall, precision)
+
+
+def test_voc_ap_summation_orders():
+    # NaN precision before the first proposal stays allowed
+    assert voc_ap([0.0, 0.5, 1.0], [np.nan, 1.0, 0.5], summation="pairwise") == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="summation"):
+        voc_ap([1.0], [1.0], summation="kahan")
+    # many recall steps: numpy's pairwise sum and the left-to-right sum can differ in the last
+    # bit; each mode equals its own order exactly
+    rng = np.random.default_rng(3)
+    differ = 0
+    for _ in range(50):
+        rec = np.cumsum(rng.random(200)) / 200.0
+        rec /= rec[-1]
+        prec = rng.random(200)
+        mpre = np.fmax.accumulate(np.concatenate(([0.0], prec, [0.0]))[::-1])[::-1]
+        mrec = np.concatenate(([0.0], rec, [1.0]))
+        idx = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
+        terms = (mrec[idx] - mrec[idx - 1]) * mpre[idx]
+        left = 0.0
+        for t in terms.tolist():
+            left += t
+        assert voc_ap(rec, prec) == left
+        assert voc_ap(rec, prec, summation="pairwise") == float(np.sum(terms))
+        differ += voc_ap(rec, prec) != voc_ap(rec, prec, summation="pairwise")
+    assert differ > 0
+
+
+@pytest.mark.parametrize("value", [-1, 0, 1.5, np.nan, np.inf, True, None, "x"])
+def test_face_ap_rejects_bad_iou_thresholds(value):
+    ann, det = {"a": [[0, 0, 50, 50]]}, {"a": [[0, 0, 50, 50, 0.9]]}
+    with pytest.raises(ValueError, match="iou_threshold"):
+        evaluate_face_ap(det, ann, iou_threshold=value)
+
+
+def test_face_ap_other_argument_checks():
+    ann, det = {"a": [[0, 0, 50, 50]]}, {"a": [[0, 0, 50, 50, 0.9]]}
+    for value in (-1, np.nan, np.inf, True, "x"):
+        with pytest.raises(ValueError, match="min_size"):
+            evaluate_face_ap(det, ann, min_size=value)
+    for value in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="calibration_iterations"):
+            evaluate_face_ap(det, ann, calibration_iterations=value)
+    assert evaluate_face_ap(det, ann, iou_threshold=1.0).ap == 0.0  # IoU must exceed 1: never
+    # every face ignored: recall is 0 / 0 and the AP NaN, as the toolbox computes
+    r = evaluate_face_ap(det, {"a": [[0, 0, 10, 10]]}, calibration_iterations=1)
+    assert r.num_faces == 0 and np.isnan(r.ap)

@@ -40,6 +40,23 @@ bells and whistles", ECCV 2014; files ``plot_AP.py``, ``VOCpr.py``, ``util.py``,
   ``precision = cumsum(tp) / (cumsum(tp) + cumsum(fp))`` over the sorted detections, where
   ``faces`` counts the faces that are not ignored.
 
+* **Sum**: the toolbox's ``VOCap`` adds the terms with ``numpy.sum`` (pairwise), so
+  :func:`evaluate_face_ap` calls :func:`voc_ap` with ``summation="pairwise"`` (the WIDER FACE
+  tools sum left to right, the default). When every face is ignored the recall is 0 / 0 and the
+  AP NaN, as in the toolbox.
+
+Checked against the toolbox itself (its Python code, run under Python 3 with three mechanical
+edits: ``cmp`` sort, ``has_key``, ``print``), on its own AFW and PASCAL Face annotations with
+its ``min_size`` 30 and 5 rounds, and the detection files it ships for DPM, HeadHunter, the
+baseline and Face++ (8 runs): every AP equal to the last bit (for example HeadHunter
+0.9714158 on AFW and 0.8962989 on PASCAL Face). What differs, by design: detections are a
+mapping, so score ties *across* images are visited in mapping order, where the toolbox keeps
+the line order of its file (the same when each image's lines are contiguous, as in every file
+the toolbox ships); a round without true positives fits the identity (the toolbox's NaN makes
+the AP 0 too); detection lines may be separated by any whitespace (the toolbox splits on single
+spaces). The toolbox keys its annotations by the image file's base name without extension; the
+mapping keys here are the caller's.
+
 Detections and annotations are xyxy boxes in pixels. The toolbox's detection text format is
 read by :func:`read_face_eval_detections`.
 """
@@ -54,6 +71,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import check_choice, check_positive_int, check_threshold
 from ..datasets._text import detection_rows, fail, format_number, parse_floats, read_text_lines
 
 __all__ = [
@@ -65,22 +83,33 @@ __all__ = [
 ]
 
 
-def voc_ap(recall, precision) -> float:
+def voc_ap(recall, precision, *, summation: str = "sequential") -> float:
     """All-point interpolated average precision (``VOCap.m``).
 
     Parameters
     ----------
     recall : array_like of shape (K,)
-        Non-decreasing recall values.
+        Recall values in [0, 1], non-decreasing.
     precision : array_like of shape (K,)
-        Precision at each recall value; NaN entries (0/0) are ignored by the running maximum,
-        as MATLAB's ``max`` ignores them.
+        Precision at each recall value, in [0, 1]; NaN entries (0/0, before the first counted
+        proposal) are allowed and ignored by the running maximum, as MATLAB's ``max`` ignores
+        them.
+    summation : {"sequential", "pairwise"}, default "sequential"
+        How the terms are added: left to right, as MATLAB's and Octave's ``sum`` do (the WIDER
+        FACE tools), or numpy's pairwise ``np.sum``, as the Python ``VOCap`` of the
+        ``face-eval`` toolbox does (AFW / PASCAL Face). They can differ in the last bit.
 
     Returns
     -------
     float
         ``sum((r[i] - r[i - 1]) * p_interp[i])`` over the indices where recall changes, with
         recall padded by 0 and 1 and precision by 0 and 0.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, a recall is NaN or outside [0, 1] or decreases, a precision is
+        outside [0, 1] (or infinite), or ``summation`` is unknown.
 
     Examples
     --------
@@ -89,18 +118,35 @@ def voc_ap(recall, precision) -> float:
     >>> voc_ap([], [])
     0.0
     """
+    check_choice(summation, "summation", ("sequential", "pairwise"))
     rec = np.asarray(recall, dtype=np.float64).reshape(-1)
     prec = np.asarray(precision, dtype=np.float64).reshape(-1)
     if rec.shape != prec.shape:
         raise ValueError(f"recall and precision differ in shape: {rec.shape} vs {prec.shape}")
+    bad = ~((rec >= 0) & (rec <= 1))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"recall must lie in [0, 1]; recall[{k}] is {float(rec[k])!r}")
+    if (np.diff(rec) < 0).any():
+        k = int(np.flatnonzero(np.diff(rec) < 0)[0]) + 1
+        raise ValueError(f"recall must not decrease; recall[{k}] < recall[{k - 1}]")
+    bad = (prec < 0) | (prec > 1)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"precision must lie in [0, 1] (or be NaN); precision[{k}] is {float(prec[k])!r}"
+        )
     mrec = np.concatenate(([0.0], rec, [1.0]))
     mpre = np.concatenate(([0.0], prec, [0.0]))
     mpre = np.fmax.accumulate(mpre[::-1])[::-1]
     idx = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
     terms = (mrec[idx] - mrec[idx - 1]) * mpre[idx]
-    # summed left to right, as MATLAB's and Octave's sum does (np.sum sums pairwise, which can
-    # differ in the last bit): cumsum accumulates sequentially
-    return float(np.cumsum(terms)[-1]) if terms.size else 0.0
+    if not terms.size:
+        return 0.0
+    if summation == "pairwise":
+        return float(np.sum(terms))
+    # left to right, as MATLAB's and Octave's sum: cumsum accumulates sequentially
+    return float(np.cumsum(terms)[-1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,9 +303,16 @@ def evaluate_face_ap(
     >>> r.ap, r.num_faces
     (1.0, 2)
     """
-    calibration_iterations = int(calibration_iterations)
-    if calibration_iterations < 1:
-        raise ValueError("calibration_iterations must be >= 1")
+    calibration_iterations = check_positive_int(calibration_iterations, "calibration_iterations")
+    iou_threshold = check_threshold(iou_threshold, "iou_threshold")
+    if isinstance(min_size, bool):
+        raise ValueError(f"min_size must be a finite number >= 0, got {min_size!r}")
+    try:
+        min_size = float(min_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"min_size must be a finite number >= 0, got {min_size!r}") from None
+    if not (math.isfinite(min_size) and min_size >= 0):
+        raise ValueError(f"min_size must be a finite number >= 0, got {min_size!r}")
     names = list(annotations)
     index = {n: i for i, n in enumerate(names)}
     gts, ignored = [], []
@@ -318,8 +371,12 @@ def evaluate_face_ap(
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = ctp / num_faces
         precision = ctp / (cfp + ctp)
+    if num_faces == 0 and recall.size:
+        ap = math.nan  # recall 0 / 0 everywhere: the toolbox's VOCap returns NaN too
+    else:
+        ap = voc_ap(recall, precision, summation="pairwise")  # the toolbox's numpy.sum
     return FaceAPResult(
-        ap=voc_ap(recall, precision),
+        ap=ap,
         precision=precision,
         recall=recall,
         scores=scores[order],
