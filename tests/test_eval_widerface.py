@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -78,19 +77,6 @@ def test_real_ground_truth_counts(real_gt):
     assert real_gt.keys()[0] == ("0--Parade", "0_Parade_marchingband_1_465")
     # the official data holds degenerate boxes; they are kept, as the MATLAB tool keeps them
     assert (real_gt.boxes[:, 2] < 0).sum() == 1
-
-
-@needs_gt
-def test_load_ground_truth_is_fast():
-    W.load_ground_truth(GT_DIR)  # scipy imported, files in the page cache
-    best = min(_timed(W.load_ground_truth, GT_DIR) for _ in range(3))
-    assert best < 1.0, f"load_ground_truth took {best:.2f} s"
-
-
-def _timed(fn, *args):
-    t = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t
 
 
 # Each scenario uses other events of the real ground truth (kept small: the reference loops

@@ -105,6 +105,7 @@ __all__ = [
     "MatchedDetections",
     "PRCurve",
     "WiderAP",
+    "check_settings",
     "evaluate",
     "evaluation_metadata",
     "match_detections",
@@ -417,13 +418,34 @@ class MatchedDetections:
         )
 
 
-def _check_common(gt, settings, semantics, iou_threshold, num_thresholds):
+def _check_parameters(semantics, iou_threshold, num_thresholds) -> tuple[float, int]:
     check_choice(semantics, "semantics", tuple(SEMANTICS))
-    iou_threshold = check_threshold(iou_threshold, "iou_threshold")
-    num_thresholds = check_positive_int(num_thresholds, "num_thresholds")
+    return (
+        check_threshold(iou_threshold, "iou_threshold"),
+        check_positive_int(num_thresholds, "num_thresholds"),
+    )
+
+
+def check_settings(gt: WiderGroundTruth, settings) -> list[str]:
+    """The settings to evaluate: ``settings`` checked against ``gt``, or all of ``gt``'s.
+
+    Parameters
+    ----------
+    gt : WiderGroundTruth
+    settings : sequence of str or None
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ValueError
+        If ``settings`` is a string or names a setting ``gt`` has no keep list for.
+    """
     if settings is None:
-        settings = gt.settings
-    elif isinstance(settings, str):
+        return list(gt.settings)
+    if isinstance(settings, str):
         raise ValueError(f"settings must be a sequence of setting names, got {settings!r}")
     settings = list(settings)
     for s in settings:
@@ -432,7 +454,7 @@ def _check_common(gt, settings, semantics, iou_threshold, num_thresholds):
                 f"settings: the ground truth has no keep list for {s!r} (it has "
                 f"{', '.join(gt.settings) or 'none'})"
             )
-    return settings, iou_threshold, num_thresholds
+    return settings
 
 
 def match_detections(
@@ -453,9 +475,7 @@ def match_detections(
     """
     if not isinstance(gt, WiderGroundTruth):
         gt = load_ground_truth(gt)
-    _, iou_threshold, num_thresholds = _check_common(
-        gt, [], semantics, iou_threshold, num_thresholds
-    )
+    iou_threshold, num_thresholds = _check_parameters(semantics, iou_threshold, num_thresholds)
     if semantics == "official":
         check_int32_boxes(gt, "gt", hint="or evaluate with semantics='float'")
     if isinstance(preds, str | os.PathLike):
@@ -538,7 +558,8 @@ def pr_curves(
     """
     if not isinstance(gt, WiderGroundTruth):
         gt = load_ground_truth(gt)
-    settings, _, _ = _check_common(gt, settings, semantics, iou_threshold, num_thresholds)
+    settings = check_settings(gt, settings)
+    _check_parameters(semantics, iou_threshold, num_thresholds)
     matched = match_detections(
         preds, gt, semantics=semantics, iou_threshold=iou_threshold, num_thresholds=num_thresholds
     )

@@ -37,6 +37,7 @@ from .widerface import (
     NUM_THRESHOLDS,
     MatchedDetections,
     PRCurve,
+    check_settings,
     evaluation_metadata,
     match_detections,
 )
@@ -259,10 +260,7 @@ def breakdown(
 
 
 def _check_groups(gt, settings, attributes, size_bins):
-    settings = list(gt.settings if settings is None else settings)
-    for s in settings:
-        if s not in gt.keep:
-            raise ValueError(f"settings: the ground truth has no keep list for {s!r}")
+    settings = check_settings(gt, settings)
     if attributes is None:
         attributes = [a for a in ATTRIBUTES if a in gt.attributes]
     for a in attributes:

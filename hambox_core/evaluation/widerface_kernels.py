@@ -117,6 +117,72 @@ def _overlap_float(gx1, gy1, gx2, gy2, garea, px1, py1, px2, py2, parea):
 
 
 @njit
+def _match_official(pred, rows, faces, g0, iou_thr, best):
+    """One image in int32 arithmetic: ``best[k]`` for the detection ``pred[rows[k]]``."""
+    ng = faces.shape[0]
+    ix1 = np.empty(ng, np.int64)
+    iy1 = np.empty(ng, np.int64)
+    ix2 = np.empty(ng, np.int64)
+    iy2 = np.empty(ng, np.int64)
+    iarea = np.empty(ng, np.int64)
+    for g in range(ng):
+        ix1[g] = np.int64(faces[g, 0])
+        iy1[g] = np.int64(faces[g, 1])
+        ix2[g] = saturate_int32(ix1[g] + np.int64(faces[g, 2]))  # gt_bbx(:,3) = x + w, int32
+        iy2[g] = saturate_int32(iy1[g] + np.int64(faces[g, 3]))
+        iw = saturate_int32(saturate_int32(ix2[g] - ix1[g]) + 1)
+        ih = saturate_int32(saturate_int32(iy2[g] - iy1[g]) + 1)
+        iarea[g] = saturate_int32(iw * ih)
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        px1 = pred[r, 0]
+        py1 = pred[r, 1]
+        px2 = px1 + pred[r, 2]  # pred_info(:,3) = x + w, double
+        py2 = py1 + pred[r, 3]
+        barea = ((px2 - px1) + 1.0) * ((py2 - py1) + 1.0)
+        bx1 = to_int32(px1)
+        by1 = to_int32(py1)
+        bx2 = to_int32(px2)
+        by2 = to_int32(py2)
+        top = np.int64(INT32_MIN) - 1
+        arg = 0
+        for g in range(ng):
+            o = _overlap_official(
+                ix1[g], iy1[g], ix2[g], iy2[g], iarea[g], bx1, by1, bx2, by2, barea
+            )
+            if o > top:  # strict: the first face of the largest overlap, as MATLAB's max
+                top = o
+                arg = g
+        best[k] = g0 + arg if float(top) >= iou_thr else -1
+
+
+@njit
+def _match_float(pred, rows, faces, g0, iou_thr, best):
+    """One image in float64: ``best[k]`` for the detection ``pred[rows[k]]``."""
+    ng = faces.shape[0]
+    fx1 = faces[:, 0].copy()
+    fy1 = faces[:, 1].copy()
+    fx2 = fx1 + faces[:, 2]
+    fy2 = fy1 + faces[:, 3]
+    farea = ((fx2 - fx1) + 1.0) * ((fy2 - fy1) + 1.0)
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        px1 = pred[r, 0]
+        py1 = pred[r, 1]
+        px2 = px1 + pred[r, 2]
+        py2 = py1 + pred[r, 3]
+        parea = ((px2 - px1) + 1.0) * ((py2 - py1) + 1.0)
+        top = -math.inf
+        arg = 0
+        for g in range(ng):
+            o = _overlap_float(fx1[g], fy1[g], fx2[g], fy2[g], farea[g], px1, py1, px2, py2, parea)
+            if o > top:
+                top = o
+                arg = g
+        best[k] = g0 + arg if top >= iou_thr else -1
+
+
+@njit
 def sort_and_match(pred, offsets, gt, gt_offsets, iou_thr, official):
     """Sort each image's detections and find the face each one matches.
 
@@ -167,79 +233,16 @@ def sort_and_match(pred, offsets, gt, gt_offsets, iou_thr, official):
         for k in range(p1 - p0):
             neg[k] = -pred[p0 + k, 4]
         local = np.argsort(neg, kind="mergesort")
+        for k in range(p1 - p0):
+            order[p0 + k] = p0 + local[k]
         g0 = gt_offsets[i]
         ng = gt_offsets[i + 1] - g0
         if ng == 0:
-            for k in range(p1 - p0):
-                order[p0 + k] = p0 + local[k]
-                best[p0 + k] = -2
-            continue
-        if official:
-            ix1 = np.empty(ng, np.int64)
-            iy1 = np.empty(ng, np.int64)
-            ix2 = np.empty(ng, np.int64)
-            iy2 = np.empty(ng, np.int64)
-            iarea = np.empty(ng, np.int64)
-            for g in range(ng):
-                ix1[g] = np.int64(gt[g0 + g, 0])
-                iy1[g] = np.int64(gt[g0 + g, 1])
-                ix2[g] = saturate_int32(ix1[g] + np.int64(gt[g0 + g, 2]))
-                iy2[g] = saturate_int32(iy1[g] + np.int64(gt[g0 + g, 3]))
-                iw = saturate_int32(saturate_int32(ix2[g] - ix1[g]) + 1)
-                ih = saturate_int32(saturate_int32(iy2[g] - iy1[g]) + 1)
-                iarea[g] = saturate_int32(iw * ih)
-            for k in range(p1 - p0):
-                r = p0 + local[k]
-                order[p0 + k] = r
-                px1 = pred[r, 0]
-                py1 = pred[r, 1]
-                px2 = px1 + pred[r, 2]
-                py2 = py1 + pred[r, 3]
-                barea = ((px2 - px1) + 1.0) * ((py2 - py1) + 1.0)
-                bx1 = to_int32(px1)
-                by1 = to_int32(py1)
-                bx2 = to_int32(px2)
-                by2 = to_int32(py2)
-                top = np.int64(INT32_MIN) - 1
-                arg = 0
-                for g in range(ng):
-                    o = _overlap_official(
-                        ix1[g], iy1[g], ix2[g], iy2[g], iarea[g], bx1, by1, bx2, by2, barea
-                    )
-                    if o > top:
-                        top = o
-                        arg = g
-                best[p0 + k] = g0 + arg if float(top) >= iou_thr else -1
+            best[p0:p1] = -2
+        elif official:
+            _match_official(pred, order[p0:p1], gt[g0 : g0 + ng], g0, iou_thr, best[p0:p1])
         else:
-            fx1 = np.empty(ng, np.float64)
-            fy1 = np.empty(ng, np.float64)
-            fx2 = np.empty(ng, np.float64)
-            fy2 = np.empty(ng, np.float64)
-            farea = np.empty(ng, np.float64)
-            for g in range(ng):
-                fx1[g] = gt[g0 + g, 0]
-                fy1[g] = gt[g0 + g, 1]
-                fx2[g] = fx1[g] + gt[g0 + g, 2]
-                fy2[g] = fy1[g] + gt[g0 + g, 3]
-                farea[g] = ((fx2[g] - fx1[g]) + 1.0) * ((fy2[g] - fy1[g]) + 1.0)
-            for k in range(p1 - p0):
-                r = p0 + local[k]
-                order[p0 + k] = r
-                px1 = pred[r, 0]
-                py1 = pred[r, 1]
-                px2 = px1 + pred[r, 2]
-                py2 = py1 + pred[r, 3]
-                parea = ((px2 - px1) + 1.0) * ((py2 - py1) + 1.0)
-                ftop = -math.inf
-                arg = 0
-                for g in range(ng):
-                    fo = _overlap_float(
-                        fx1[g], fy1[g], fx2[g], fy2[g], farea[g], px1, py1, px2, py2, parea
-                    )
-                    if fo > ftop:
-                        ftop = fo
-                        arg = g
-                best[p0 + k] = g0 + arg if ftop >= iou_thr else -1
+            _match_float(pred, order[p0:p1], gt[g0 : g0 + ng], g0, iou_thr, best[p0:p1])
     return order, best
 
 
