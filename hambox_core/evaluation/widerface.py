@@ -19,7 +19,7 @@ real validation ground truth and on synthetic ground truth (``tests/fixtures/wid
 2. **Predictions** (:mod:`~hambox_core.evaluation.widerface_predictions`): one file per image;
    each image's detections are sorted by decreasing raw score, ties keeping file order
    (MATLAB's ``sort`` is stable). A missing file means "no detections" (one
-   :class:`MissingPredictionWarning`; MATLAB prints a line per file), and so does a count of 0.
+   ``MissingPredictionWarning``; MATLAB prints a line per file), and so does a count of 0.
 3. **Score normalisation** (``norm_score.m``): one global min-max over *all* detections of all
    images, ``(s - min) / (max - min)``. The running maximum starts at ``realmin('single')`` and
    the minimum at ``realmax('single')``; under MATLAB's mixed-type rules this makes ``max``,
@@ -27,7 +27,7 @@ real validation ground truth and on synthetic ground truth (``tests/fixtures/wid
    the subtraction, which and the division are float32 operations), and the maximum at least
    ``2**-126`` when every score is negative. When every detection has the same score (after
    that rounding) the tool divides 0 by 0: every normalised score is NaN, no detection passes
-   any threshold and every AP is 0. We do the same and warn (:class:`EqualScoresWarning`).
+   any threshold and every AP is 0. We do the same and warn (``EqualScoresWarning``).
    Scores must fit in float32 (``|s| <= 3.4e38``), else :class:`ValueError`.
 4. **Matching** (``image_evaluation`` and ``boxoverlap``): in score order, each detection takes
    the face that ``[max_overlap, idx] = max(boxoverlap(gt_bbx, pred))`` picks, with the "+1"
@@ -390,7 +390,7 @@ class MatchedDetections:
         Parameters
         ----------
         keep : ndarray of shape (F,), bool
-            Which faces of :attr:`gt` count (``gt.keep[setting]`` for an official setting).
+            Which faces of ``gt`` count (``gt.keep[setting]`` for an official setting).
         setting : str
             The name the curve carries.
         """
