@@ -73,11 +73,14 @@ def passes(v, t32, strict):
 
 @njit
 def axis_range(centre, half_extent, origin, step, n):
-    """Cells ``j`` in ``[0, n)`` with ``|origin + j * step - centre| <= half_extent``."""
+    """Cells ``j`` in ``[0, n)`` with ``|origin + j * step - centre| <= half_extent`` (``step``
+    of either sign, not 0)."""
     if half_extent < 0.0 or n <= 0:
         return 0, -1
     lo_f = (centre - half_extent - origin) / step
     hi_f = (centre + half_extent - origin) / step
+    if step < 0.0:
+        lo_f, hi_f = hi_f, lo_f
     if hi_f < 0.0 or lo_f > n - 1:
         return 0, -1
     lo = 0 if lo_f <= 0.0 else int(math.ceil(lo_f))

@@ -2,38 +2,46 @@
 
 Detectors lay their anchors out on feature-map grids: a *level* is ``fh x fw`` locations with
 ``n`` anchor shapes each, stored location-major (row ``r``, column ``c``) and shape fastest, so
-anchor ``start + (r * fw + c) * n + k`` is the ``k``-th shape moved by ``(c * sx, r * sy)``:
+anchor ``start + (r * fw + c) * n + k`` is the ``k``-th shape moved by ``(c * sx, r * sy)``
+(steps of either sign)::
 
-    box(r, c, k) = box(0, 0, k) + (c * sx, r * sy, c * sx, r * sy).
+    box(r, c, k) = box(0, 0, k) + (c * sx, r * sy, c * sx, r * sy)
 
 hambox's :class:`~hambox_core.AnchorGenerator` (centred cells, one shape), torchvision's
 ``AnchorGenerator`` (corner-centred cells, rounded sizes, several sizes x ratios per location),
 levels concatenated in any order, all have that form. :func:`find_grids` recovers it from the
-values alone, in one pass over the array: no registry, no object identity, nothing cached, so a
-writable array, a tensor's ``.numpy()`` or an array rebuilt every step is recognised the same.
+values alone, on every call: no registry, no object identity, nothing cached, so a writable
+array, a tensor's ``.numpy()`` or an array rebuilt every step is recognised the same, and an
+array changed in place is recognised as it now is.
 
 How a level is found, starting at anchor ``s``: the first later anchor (within
-:data:`MAX_SHAPES`) of the same size lying to the right of it (same row) or below it (a one-column
-level) gives ``n`` and a first step; searching along the row and then down the first column
-(exponential then binary search, O(log fw + log fh) anchors read) gives ``fw``, ``fh`` and the
-steps ``sx = (cx_last - cx_first) / (fw - 1)`` (likewise ``sy``). Then **every
+:data:`MAX_SHAPES`) of the same size lying to the right of it (same row) or below it (a
+one-column level) gives ``n`` and a first step; searching along the row and then down the first
+column (exponential then binary search, O(log fw + log fh) anchors read) gives ``fw``, ``fh``
+and the steps ``sx = (cx_last - cx_first) / (fw - 1)`` (likewise ``sy``). Then **every
 coordinate of every anchor of the level** is compared with the formula above in float32; rows
 are accepted while all their coordinates lie within ``tol = (M + 1) * 2**-16`` of it (``M`` the
 largest coordinate magnitude of the level, so ``tol`` is a few hundred float32 ulps: anchors a
-user computed in float32 or float64 pass). A row that fails goes to the *rest*, and recognition
-continues after it; an anchor where no level starts goes to the rest too (after
-:data:`MAX_FAILED_STARTS` such anchors in a row, all remaining ones do, so random boxes cost
-little). Coordinates that are NaN or infinite never pass, and a level whose shapes are not
-wider and taller than ``4 tol`` is not accepted, so accepted anchors are valid boxes.
+user computed in float32 or float64 pass). A row that fails goes to the *rest*, and
+recognition continues after it; an anchor where no level starts (a level with a single
+location, a box on no grid) goes to the rest too (after :data:`MAX_FAILED_STARTS` such anchors
+in a row, all remaining ones do, so random boxes cost little). Coordinates that are NaN or
+infinite never pass, and a level whose shapes are not wider and taller than ``4 tol`` is not
+accepted, so the anchors on a grid are valid boxes: the matchers check only the rest.
 
 Exactness does not rest on the formula: the matchers search a group (one level, one shape) in
-the window of cells that can hold a passing anchor, widened by the group's measured bound
-``dev`` on how far an anchor's corners may lie from the formula, and they compute every IoU
-from the anchor's actual coordinates. An anchor one ulp (or any amount up to ``tol``) off its
-grid is therefore matched exactly like the dense computation would; anchors further off are
-matched through the spatial index of :mod:`hambox_core._candidates` (the rest).
+the window of cells that can hold a passing anchor, widened by the group's bound ``dev`` on how
+far an anchor's corners may lie from the formula, and they compute every IoU from the anchor's
+actual coordinates. An anchor one ulp (or anything up to ``tol``) off its grid is therefore
+matched exactly as a dense computation would match it; anchors further off are matched, with
+the rest, through a spatial index built per call.
 
-Cost: one read of the ``(A, 4)`` array (the verification, vectorised) plus O(n + log(fw fh)) per
+HAMBox's predicted boxes are searched on the same grids: a predicted box whose corners lie
+within half its anchor's size of the anchor's corners, and which keeps at least half its
+anchor's width and height, is *tethered* to its anchor, so the boxes near a face are found by
+arithmetic on the anchors' grid; the others go through the spatial index.
+
+Cost: one vectorised read of the ``(A, 4)`` array (the verification) plus O(n + log(fw fh)) per
 level for the search. The result is a *group table*, one row per (level, shape), whose columns
 are :data:`GROUP_COLUMNS`.
 """
@@ -168,11 +176,11 @@ def _detect_level(a, s):
             continue
         dx = cb - cx
         dy = db - cy
-        if abs(dy) <= tol_c and dx > tol_c:
+        if abs(dy) <= tol_c and abs(dx) > tol_c:
             n = m
             row = True
             break
-        if abs(dx) <= tol_c and dy > tol_c:
+        if abs(dx) <= tol_c and abs(dy) > tol_c:
             n = m
             break
     if n == 0:
@@ -190,7 +198,7 @@ def _detect_level(a, s):
     if s + step < num:
         cb, db, wb, hb = _geometry(a, s + step)
         dy = db - cy
-        if dy > tol_c and _near(a, s + step, cx, db, w, h, tol_c, 0.25 * sx + tol_c, 0.0):
+        if abs(dy) > tol_c and _near(a, s + step, cx, db, w, h, tol_c, 0.25 * abs(sx) + tol_c, 0.0):
             fh = _walk(a, s, step, (num - s) // step, cx, cy, w, h, tol_c, 0.0, dy)
     if fh > 1:
         sy = (_geometry(a, s + (fh - 1) * step)[1] - cy) / (fh - 1)
@@ -208,7 +216,7 @@ def _verify_rows(flat, a, s, n, fw, fh, sx, sy):
     for k in range(n):
         for q in range(4):
             mag = max(mag, abs(np.float64(a[s + k, q])))
-    mag += (fw - 1) * sx + (fh - 1) * sy
+    mag += (fw - 1) * abs(sx) + (fh - 1) * abs(sy)
     tol = (mag + 1.0) * REL_TOL
     for k in range(n):
         if not (

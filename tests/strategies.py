@@ -261,10 +261,12 @@ def anchor_arrays(draw, kinds=None) -> np.ndarray:
     float64), ``torchvision`` (:func:`torchvision_grid_anchors`), ``shuffled`` (levels in a random
     order), ``column_major`` (x outer, y inner within each level), ``perturbed`` (one anchor off
     its grid, by one ulp or more), ``mixed`` (a grid with random boxes inserted), ``view`` (a
-    non-contiguous view: every other anchor) and ``random`` (boxes on no grid).
+    non-contiguous view: every other anchor), ``reversed`` (the whole array backwards: negative
+    steps) and ``random`` (boxes on no grid).
     """
     kinds = kinds or [
         "grid",
+        "reversed",
         "float64",
         "torchvision",
         "shuffled",
@@ -288,6 +290,8 @@ def anchor_arrays(draw, kinds=None) -> np.ndarray:
         return anchors.astype(np.float64)
     if kind == "view":
         return np.concatenate([anchors, anchors])[::2]
+    if kind == "reversed":
+        return anchors[::-1]
     if kind == "perturbed":
         return draw(_perturbed(anchors))
     if kind == "mixed":

@@ -120,6 +120,7 @@ def test_hambox_matches_reference(problem, k, data):
 
 KINDS = [
     "grid",
+    "reversed",
     "float64",
     "torchvision",
     "shuffled",
