@@ -17,9 +17,9 @@ import time
 import numpy as np
 import torch
 
-from hambox_torch.engine.config import AnchorConfig, LossConfig, MatchingConfig
-from hambox_torch.engine.targets import Supervisor
+from hambox_torch import HAMBoxMatcher, RegressionAwareFocalLoss, SMSMatcher, StandardFocalLoss
 from hambox_torch.models import build_detector
+from hambox_torch.pipeline import Supervisor
 
 
 def synthetic_batch(batch, size, faces, seed=0):
@@ -55,19 +55,13 @@ def main() -> None:
     # A low online threshold so that an untrained head compensates some anchors (the work a
     # trained one does); HAMBox's mining cost does not depend much on how many it finds.
     configs = {
-        "SMS + focal": Supervisor(
-            AnchorConfig(), MatchingConfig(strategy="sms"), LossConfig(kind="focal")
-        ),
-        "HAMBox + RAL": Supervisor(
-            AnchorConfig(),
-            MatchingConfig(strategy="hambox", online_iou_thr=0.3),
-            LossConfig(kind="ral"),
-        ),
+        "SMS + focal": Supervisor(SMSMatcher(), StandardFocalLoss()),
+        "HAMBox + RAL": Supervisor(HAMBoxMatcher(online_iou_thr=0.3), RegressionAwareFocalLoss()),
     }
 
     def step(sup):
         out = model(images)
-        res = sup(out, hw, gt, valid)
+        res = sup(model, out, hw, gt, valid)
         opt.zero_grad(set_to_none=True)
         res.loss.backward()
         opt.step()

@@ -27,7 +27,7 @@ VARYING = ("anchors", "matching", "loss")
 
 def row_config(row: str, iters: int | None, out_root: Path, extra: list[str]):
     """The demo config with the row's anchors, matching and loss."""
-    from hambox_torch.engine.config import config_to_dict, load_config
+    from hambox_torch.recipe.config import config_to_dict, load_config
 
     ablation = config_to_dict(load_config(CONFIGS / "ablation" / f"{row}.yaml"))
     overrides = [f"{section}={json.dumps(ablation[section])}" for section in VARYING]

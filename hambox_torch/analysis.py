@@ -7,7 +7,7 @@ regress much better boxes with HAMBox than with the standard strategy. :func:`an
 measures both for any checkpoint on a WIDER-format validation split:
 
 1. Every image is detected at its original size, padded at the bottom and right to a multiple
-   of the largest stride, exactly as :func:`hambox_torch.engine.evaluate.detect_images` does
+   of the largest stride, exactly as :func:`hambox_torch.pipeline.detect_batch` does
    (same padding, post-processing and clipping; the post-processing's ``score_thr`` defaults
    to 0.5 here, see below). Each detection is traced back to the anchor it was regressed from
    (``postprocess_detections(..., return_indices=True)``).
@@ -49,14 +49,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hambox_core._validation import check_fraction
 from hambox_core.analysis import IOU_BIN_EDGES, plot_detector_analysis
+from hambox_core.matching import DMSMatcher, HAMBoxMatcher
 from hambox_torch.boxes import box_iou, decode
-from hambox_torch.engine.evaluate import (
-    DetectionSettings,
-    ImageReadWarning,
-    _progress,
-    detect_batch,
-)
+from hambox_torch.data.wider import ImageReadWarning, UnreadableImageError, WiderFaceDataset
+from hambox_torch.pipeline.detection import DetectionSettings, detect_batch
+from hambox_torch.pipeline.supervision import BatchMatcher
+from hambox_torch.progress import progress_bar
+from hambox_torch.recipe.components import constructor_kwargs
+from hambox_torch.recipe.config import MatchingConfig
 
 __all__ = ["ANALYSIS_SETTINGS", "DetectorAnalysis", "analyze_detector"]
 
@@ -206,7 +208,7 @@ def _pair_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return box_iou(a.unsqueeze(-2), b.unsqueeze(-2))[..., 0, 0]
 
 
-def _analyze_image(model, image, faces, matchers, anchor_cache, settings, correct_iou_thr, hq_thr):
+def _analyze_image(model, image, faces, matchers, settings, correct_iou_thr, hq_thr):
     """Per-image pieces (tensors on the CPU) of the analysis; see the module notes."""
     device = next(model.parameters()).device
     ((boxes, _scores, index),), out, anchors = detect_batch(
@@ -217,10 +219,8 @@ def _analyze_image(model, image, faces, matchers, anchor_cache, settings, correc
     num_faces = int(faces.shape[0])
     pred = decode(anchors, deltas[0])
     valid = torch.ones((1, num_faces), dtype=torch.bool, device=device)
-    step = max(model.anchor_generator.strides)  # detect_batch padded the image to it
-    hw = (-(-int(image.shape[1]) // step) * step, -(-int(image.shape[2]) // step) * step)
-    ham = matchers["hambox"](anchor_cache, hw, faces[None], valid, pred[None])
-    dms = matchers["dms"](anchor_cache, hw, faces[None], valid, pred[None])
+    ham = matchers["hambox"](anchors, faces[None], valid, pred[None])
+    dms = matchers["dms"](anchors, faces[None], valid, pred[None])
     labels, matched_gt, comp = ham.labels[0], ham.matched_gt[0], ham.compensated[0]
     if num_faces:
         best, face = box_iou(boxes, faces).max(dim=1)
@@ -274,10 +274,11 @@ def analyze_detector(
     split : {"val", "train"}, default "val"
     max_images : int, optional
         Analyse the first ``max_images`` images of the annotation file only.
-    matching : hambox_torch.engine.config.MatchingConfig, optional
+    matching : hambox_torch.recipe.config.MatchingConfig, optional
         Step one's thresholds and HAMBox's ``top_k``, ``online_iou_thr`` and
-        ``high_quality_iou_thr`` (the checkpoint's ``config.matching``; its ``strategy`` is
-        not used). Default: ``MatchingConfig()``, the paper's values.
+        ``high_quality_iou_thr`` (the checkpoint's ``config.matching``, or any object with
+        those fields; its ``strategy`` is not used). Default: ``MatchingConfig()``, the
+        paper's values.
     settings : DetectionSettings, default ANALYSIS_SETTINGS
         Post-processing (score threshold 0.5, NMS 0.4, as evaluated otherwise).
     correct_iou_thr : float, default 0.5
@@ -302,11 +303,6 @@ def analyze_detector(
         For every image that cannot be read (named; it is skipped and listed in
         ``unreadable``).
     """
-    from hambox_core._validation import check_fraction
-    from hambox_torch.data.wider import UnreadableImageError, WiderFaceDataset
-    from hambox_torch.engine.config import MatchingConfig
-    from hambox_torch.engine.targets import AnchorCache, BatchMatcher
-
     correct_iou_thr = check_fraction(correct_iou_thr, "correct_iou_thr")
     if max_images is not None and (
         isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0
@@ -315,11 +311,9 @@ def analyze_detector(
     matching = MatchingConfig() if matching is None else matching
     # As in training: the core matchers for CPU tensors (grid-aware, fast), torch otherwise.
     matchers = {
-        name: BatchMatcher(dataclasses.replace(matching, strategy=name), backend="auto")
-        for name in ("hambox", "dms")
+        name: BatchMatcher(cls(**constructor_kwargs(cls, matching)), backend="auto")
+        for name, cls in (("hambox", HAMBoxMatcher), ("dms", DMSMatcher))
     }
-    gen = model.anchor_generator
-    anchor_cache = AnchorCache(gen.strides, gen.base_sizes, gen.scale, gen.ratios)
     dataset = WiderFaceDataset(data_root, split)
     count = len(dataset) if max_images is None else min(max_images, len(dataset))
     parts: dict[str, list] = {k: [] for k in ("anchor_iou", "step_one_matched", "hambox", "dms")}
@@ -328,7 +322,7 @@ def analyze_detector(
     totals = {"images": 0, "faces": 0, "detections": 0, "hq": 0, "hq_unmatched": 0}
     was_training = model.training
     model.eval()
-    bar = _progress(count, "analyze", progress)
+    bar = progress_bar(count, "analyze", progress)
     try:
         for i in range(count):
             try:
@@ -346,7 +340,6 @@ def analyze_detector(
                 image,
                 faces,
                 matchers,
-                anchor_cache,
                 settings,
                 correct_iou_thr,
                 matching.high_quality_iou_thr,
@@ -378,7 +371,11 @@ def analyze_detector(
         params={
             "data_root": os.fspath(Path(data_root)),
             "split": split,
-            "matching": dataclasses.asdict(matching),
+            "matching": (
+                dataclasses.asdict(matching)
+                if dataclasses.is_dataclass(matching)
+                else dict(vars(matching))
+            ),
             "settings": dataclasses.asdict(settings),
             "correct_iou_thr": correct_iou_thr,
         },

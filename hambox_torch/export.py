@@ -8,7 +8,7 @@ probabilities, so a runtime needs nothing from hambox:
     by the standard deviation itself. Batch, height and width are all dynamic, and any
     ``H, W >= 1`` is accepted: the graph pads the batch with zeros at the bottom and right to a
     multiple of the largest anchor stride (128 by default), exactly as
-    :func:`hambox_torch.engine.evaluate.detect_images` does, so ``A`` is the number of anchors
+    :func:`hambox_torch.pipeline.detect_images` does, so ``A`` is the number of anchors
     of the padded size and the coordinates are those of the input.
 ``boxes``
     float32 ``(B, A, 4)``: every anchor's box, xyxy in input pixels, not clipped to the image.
@@ -51,9 +51,9 @@ from torch import nn
 from hambox_core._validation import check_fraction, check_positive_int
 
 from .boxes import decode
-from .engine.evaluate import DetectionSettings, _pad_to
 from .models.detector import IMAGENET_MEAN, IMAGENET_STD, HAMBoxDetector
-from .postprocess import postprocess_detections
+from .pipeline.detection import DetectionSettings, pad_batch, padded_size
+from .postprocess import face_scores, postprocess_detections
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -126,16 +126,15 @@ class DecodedDetector(nn.Module):
         generator = self.model.anchor_generator
         stride = max(generator.strides)
         h, w = images.shape[-2:]
-        # Zero padding at the bottom and right to a multiple of the largest stride, as
-        # detect_images does; written with non-negative operands only, because the exporter
-        # translates floor division of a negative size into ONNX's truncating Div.
-        pad_h = (h + stride - 1) // stride * stride - h
-        pad_w = (w + stride - 1) // stride * stride - w
+        # Zero padding at the bottom and right to a multiple of the largest stride: the
+        # padding rule of the detection step (padded_size works on symbolic sizes too).
+        pad_h = padded_size(h, stride) - h
+        pad_w = padded_size(w, stride) - w
         images = nn.functional.pad(images, (0, pad_w, 0, pad_h))
         out = self.model(images)
         anchors = generator.grid_anchors_float64(images.shape[-2:], device=images.device)
         boxes = decode(anchors.to(torch.float32), out.box_deltas)
-        scores = torch.sigmoid(out.cls_logits.double()).float()
+        scores = face_scores(out.cls_logits)
         return boxes, scores
 
 
@@ -151,7 +150,7 @@ def reference_outputs(
     """What the exported graph should return, computed eagerly in torch.
 
     The batch is zero-padded at the bottom and right to a multiple of the largest stride (as
-    :func:`~hambox_torch.engine.evaluate.detect_images` does); boxes are
+    :func:`~hambox_torch.pipeline.detect_images` does); boxes are
     ``decode(model.anchors(hw), box_deltas)`` of the padded size ``hw``; with ``nms=True`` the
     detections are :func:`~hambox_torch.postprocess.postprocess_detections`
     (``pre_nms_top_k=None``) of every image, stacked as the graph's ``detections`` rows.
@@ -171,14 +170,14 @@ def reference_outputs(
         ``{"boxes": (B, A, 4), "scores": (B, A)}``, or ``{"detections": (N, 6)}`` with
         ``nms=True``; float32.
     """
-    images = _pad_to(list(images), max(model.anchor_generator.strides))
+    images = pad_batch(list(images), max(model.anchor_generator.strides))
     hw = (int(images.shape[-2]), int(images.shape[-1]))
     with torch.no_grad():
         out = model(images)
     anchors = model.anchors(hw, images.device)
     if not nms:
         boxes = decode(anchors, out.box_deltas)
-        scores = torch.sigmoid(out.cls_logits.double()).float()
+        scores = face_scores(out.cls_logits)
         return {"boxes": boxes.cpu().numpy(), "scores": scores.cpu().numpy()}
     dets = postprocess_detections(
         out.cls_logits,
@@ -346,7 +345,7 @@ def export_onnx(
     score_thr, nms_iou_thr : float in [0, 1], default 0.01 and 0.4
         With ``nms=True``: scores must exceed ``score_thr``; a box is suppressed by a kept one
         when their IoU exceeds ``nms_iou_thr`` (defaults: the evaluation's,
-        :class:`hambox_torch.engine.evaluate.DetectionSettings`).
+        :class:`hambox_torch.pipeline.DetectionSettings`).
     max_detections : int, default 750
         With ``nms=True``: the most detections per image.
     example_hw : tuple of 2 int, default (640, 640)

@@ -6,10 +6,10 @@ Masks are applied with ``torch.where``, never boolean indexing, so nothing synch
 the device. Logits are promoted to float32 (or kept float64), so float16 logits under autocast
 give finite losses and gradients; the focal loss is stable for any finite logit.
 
-Normalisers (DESIGN.md): ``N_com = max(1, |psi|)`` and ``N_norm = max(1, positives in Omega)``,
-counted over the batch of this process. With ``global_normalize=True`` the raw counts are
-averaged over the processes of the default ``torch.distributed`` group before the clamp at 1,
-so every process divides by the same number.
+Normalisers (:doc:`/guide/loss`): ``N_com = max(1, |psi|)`` and
+``N_norm = max(1, positives in Omega)``, counted over the batch of this process. With
+``global_normalize=True`` the raw counts are averaged over the processes of the default
+``torch.distributed`` group before the clamp at 1, so every process divides by the same number.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "RegressionAwareFocalLoss",
+    "StandardFocalLoss",
     "regression_aware_focal_loss",
     "sigmoid_focal_loss",
     "smooth_l1_loss",
@@ -80,10 +82,22 @@ def _normaliser(count: torch.Tensor, global_normalize: bool) -> torch.Tensor:
     return count.clamp(min=1)
 
 
-def _check(cls_logits, box_deltas, box_targets, labels, *extra):
-    n = cls_logits.shape[0] if cls_logits.ndim == 1 else -1
+def _check(cls_logits, box_deltas, box_targets, labels, *extra, classes=None):
+    n = cls_logits.shape[0] if cls_logits.ndim in (1, 2) else -1
     if n < 0:
-        raise ValueError(f"cls_logits must have shape (N,), got {tuple(cls_logits.shape)}")
+        raise ValueError(
+            f"cls_logits must have shape (N,) or (N, C), got {tuple(cls_logits.shape)}"
+        )
+    if cls_logits.ndim == 2:
+        if cls_logits.shape[1] < 1:
+            raise ValueError(f"cls_logits must have at least one class, got {cls_logits.shape}")
+        if classes is None:
+            raise ValueError(
+                "classes is needed with (N, C) cls_logits: the class of each positive anchor"
+            )
+        extra = (*extra, ("classes", classes))
+    elif classes is not None and classes.shape != (n,):
+        raise ValueError(f"classes must have shape ({n},), got {tuple(classes.shape)}")
     for name, t in (("box_deltas", box_deltas), ("box_targets", box_targets)):
         if t.shape != (n, 4):
             raise ValueError(f"{name} must have shape ({n}, 4), got {tuple(t.shape)}")
@@ -103,14 +117,13 @@ def _masked_losses(
     gamma,
     beta,
     global_normalize,
+    classes=None,
 ):
     positive = labels == 1
     psi = compensated & positive
     normal = positive & ~compensated
     omega = normal | (labels == 0)
     x = _float(cls_logits)
-    fl_pos = sigmoid_focal_loss(x, torch.ones_like(x), alpha=alpha, gamma=gamma)
-    fl_lab = sigmoid_focal_loss(x, positive.to(x.dtype), alpha=alpha, gamma=gamma)
     # Rows of non-positives never reach the box loss, whatever their targets hold.
     d = _float(box_deltas)
     tgt = torch.where(positive[:, None], box_targets.to(d.dtype), d.detach())
@@ -118,10 +131,24 @@ def _masked_losses(
     zero = x.new_zeros(())
     n_com = _normaliser(psi.sum(), global_normalize).to(x.dtype)
     n_norm = _normaliser(normal.sum(), global_normalize).to(x.dtype)
-    loss_cls = (
-        torch.where(psi, weight.to(x.dtype) * fl_pos, zero).sum() / n_com
-        + torch.where(omega, fl_lab, zero).sum() / n_norm
-    )
+    if x.ndim == 1:
+        fl_pos = sigmoid_focal_loss(x, torch.ones_like(x), alpha=alpha, gamma=gamma)
+        fl_lab = sigmoid_focal_loss(x, positive.to(x.dtype), alpha=alpha, gamma=gamma)
+        loss_cls = (
+            torch.where(psi, weight.to(x.dtype) * fl_pos, zero).sum() / n_com
+            + torch.where(omega, fl_lab, zero).sum() / n_norm
+        )
+    else:
+        # One sigmoid per class with one-hot targets (torchvision's sigmoid focal loss); a
+        # compensated anchor's row is psi's, its matched class's column weighted by quality.
+        onehot = F.one_hot(classes.clamp(min=0), x.shape[1]).to(x.dtype)
+        onehot = onehot * positive[:, None].to(x.dtype)
+        fl = sigmoid_focal_loss(x, onehot, alpha=alpha, gamma=gamma)
+        col_weight = torch.where(onehot > 0, weight.to(x.dtype)[:, None], 1.0)
+        loss_cls = (
+            torch.where(psi[:, None], col_weight * fl, zero).sum() / n_com
+            + torch.where(omega[:, None], fl, zero).sum() / n_norm
+        )
     loss_loc = (
         torch.where(psi, sl1, zero).sum() / n_com + torch.where(normal, sl1, zero).sum() / n_norm
     )
@@ -140,13 +167,15 @@ def regression_aware_focal_loss(
     gamma: float = 2.0,
     beta: float = 1.0 / 9.0,
     global_normalize: bool = False,
+    classes: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Regression-aware focal loss (paper Eq. 1, 2) over a flat batch; see
     :func:`hambox_core.losses.regression_aware_focal_loss` for the equations.
 
     Parameters
     ----------
-    cls_logits : Tensor[N]
+    cls_logits : Tensor[N] or Tensor[N, C]
+        One logit per anchor (the paper's face / background), or one per class.
     box_deltas, box_targets : Tensor[N, 4]
     labels : Tensor[N] int (1, 0, -1)
     compensated : Tensor[N] bool
@@ -154,11 +183,23 @@ def regression_aware_focal_loss(
     alpha, gamma, beta : float
     global_normalize : bool, default False
         Average N_com and N_norm over the processes of the default distributed group.
+    classes : Tensor[N] int64, optional
+        With (N, C) logits (required then): each positive anchor's class (its matched face's),
+        any value elsewhere.
 
     Returns
     -------
     (Tensor, Tensor)
         Scalar ``loss_cls`` and ``loss_loc``, differentiable w.r.t. logits and deltas.
+
+    Notes
+    -----
+    With (N, C) logits the focal loss is taken per class with one-hot targets, as
+    torchvision's ``sigmoid_focal_loss`` for RetinaNet: a positive anchor's target is 1 in its
+    class's column and 0 in the others, a background anchor's 0 everywhere. A compensated
+    anchor's whole row belongs to the ``psi`` term (divided by ``N_com``), with the quality
+    ``F_i`` weighting its class's column only; the other rows are ``Omega``'s. With ``C = 1``
+    this is the paper's loss exactly.
     """
     _check(
         cls_logits,
@@ -167,6 +208,7 @@ def regression_aware_focal_loss(
         labels,
         ("compensated", compensated),
         ("quality", quality),
+        classes=classes,
     )
     return _masked_losses(
         cls_logits,
@@ -179,6 +221,7 @@ def regression_aware_focal_loss(
         gamma,
         beta,
         global_normalize,
+        classes,
     )
 
 
@@ -192,10 +235,14 @@ def standard_focal_loss(
     gamma: float = 2.0,
     beta: float = 1.0 / 9.0,
     global_normalize: bool = False,
+    classes: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's baseline: focal loss + smooth-L1, every positive alike, divided by
-    ``max(1, number of positives)``; see :func:`hambox_core.losses.standard_focal_loss`."""
-    _check(cls_logits, box_deltas, box_targets, labels)
+    ``max(1, number of positives)``; see :func:`hambox_core.losses.standard_focal_loss`.
+
+    ``cls_logits`` may be Tensor[N, C] with ``classes`` as in
+    :func:`regression_aware_focal_loss` (torchvision's per-class sigmoid focal loss)."""
+    _check(cls_logits, box_deltas, box_targets, labels, classes=classes)
     none = torch.zeros_like(labels, dtype=torch.bool)
     return _masked_losses(
         cls_logits,
@@ -203,9 +250,108 @@ def standard_focal_loss(
         box_targets,
         labels,
         none,
-        torch.zeros_like(cls_logits),
+        torch.zeros_like(labels, dtype=torch.float32),
         alpha,
         gamma,
         beta,
         global_normalize,
+        classes,
     )
+
+
+class _Loss:
+    """The loss contract: hyper-parameters in ``__init__``, flat matched tensors in the call."""
+
+    _function = None
+
+    def __init__(
+        self,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        beta: float = 1.0 / 9.0,
+        global_normalize: bool = False,
+    ) -> None:
+        self.alpha = alpha
+        self.gamma = gamma
+        self.beta = beta
+        self.global_normalize = bool(global_normalize)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(alpha={self.alpha}, gamma={self.gamma}, beta={self.beta}, "
+            f"global_normalize={self.global_normalize})"
+        )
+
+
+class RegressionAwareFocalLoss(_Loss):
+    """:func:`regression_aware_focal_loss` as an object (what training and supervision call).
+
+    Parameters
+    ----------
+    alpha, gamma, beta, global_normalize
+        As in :func:`regression_aware_focal_loss`.
+
+    Notes
+    -----
+    Any object with this call signature can stand in for it (the *loss contract*):
+    ``loss(cls_logits (N,), box_deltas (N, 4), box_targets (N, 4), labels (N,),
+    compensated (N,), quality (N,)) -> (loss_cls, loss_loc)``, all flat over the batch; with
+    multi-class logits (N, C) it is also given ``classes=`` (N,), each positive's class.
+
+    Examples
+    --------
+    >>> loss = RegressionAwareFocalLoss()
+    >>> z = torch.zeros(2)
+    >>> cls, loc = loss(z, torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([1, 0]),
+    ...                 torch.tensor([False, False]), z)
+    >>> round(float(cls), 4), float(loc)
+    (0.1733, 0.0)
+    """
+
+    def __call__(
+        self, cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None
+    ):
+        return regression_aware_focal_loss(
+            cls_logits,
+            box_deltas,
+            box_targets,
+            labels,
+            compensated,
+            quality,
+            alpha=self.alpha,
+            gamma=self.gamma,
+            beta=self.beta,
+            global_normalize=self.global_normalize,
+            classes=classes,
+        )
+
+
+class StandardFocalLoss(_Loss):
+    """:func:`standard_focal_loss` as an object with the loss contract of
+    :class:`RegressionAwareFocalLoss` (``compensated`` and ``quality`` are accepted and
+    unused: every positive counts alike).
+
+    Examples
+    --------
+    >>> loss = StandardFocalLoss(gamma=0.0)
+    >>> z = torch.zeros(1)
+    >>> cls, loc = loss(z, torch.zeros(1, 4), torch.zeros(1, 4), torch.tensor([1]),
+    ...                 torch.tensor([True]), z)
+    >>> round(float(cls), 4)
+    0.1733
+    """
+
+    def __call__(
+        self, cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None
+    ):
+        return standard_focal_loss(
+            cls_logits,
+            box_deltas,
+            box_targets,
+            labels,
+            alpha=self.alpha,
+            gamma=self.gamma,
+            beta=self.beta,
+            global_normalize=self.global_normalize,
+            classes=classes,
+        )

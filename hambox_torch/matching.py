@@ -31,7 +31,7 @@ The NAMS and HAMBox matchers therefore read one boolean per round back from the 
 Memory: IoU tensors (B, A, C) are formed in chunks of C faces sized so that one chunk holds
 about ``2**26`` elements; the chunk count depends only on the shapes.
 
-Ignore regions (``gt_ignore`` of the core) are not supported on tensors yet.
+Ignore regions (``gt_ignore``, padded per image with ``ignore_valid``) follow the core's rule.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import torch
 
 from hambox_core._validation import check_fraction, check_iou_thresholds, check_positive_int
 
-from .boxes import box_iou
+from .boxes import box_ioa, box_iou
 
 __all__ = ["DMSMatcher", "HAMBoxMatcher", "MatchResult", "NAMSMatcher", "SMSMatcher"]
 
@@ -162,6 +162,37 @@ def _step_one(anchors, gt_boxes, gt_valid, pos32, neg32) -> _StepOne:
     return _StepOne(labels, matched, quality, counts[:, :num_gt], face_best, face_arg)
 
 
+def _covered(anchors, regions, region_valid, ioa_thr: float) -> torch.Tensor:
+    """(B, A) bool: anchors that some valid region covers for at least ``ioa_thr`` of their
+    area (float32 IoA against the float32 threshold, as the core)."""
+    if not isinstance(regions, torch.Tensor) or regions.ndim != 3 or regions.shape[2] != 4:
+        raise ValueError(f"gt_ignore must be a Tensor of shape (B, R, 4), got {_shape(regions)}")
+    if regions.dtype != torch.float32:
+        raise ValueError(f"gt_ignore must be float32, got {regions.dtype}")
+    if regions.device != anchors.device:
+        raise ValueError("gt_ignore must be on the anchors' device")
+    num_images, num_regions = regions.shape[:2]
+    if region_valid is None:
+        region_valid = torch.ones(
+            (num_images, num_regions), dtype=torch.bool, device=anchors.device
+        )
+    elif (
+        not isinstance(region_valid, torch.Tensor)
+        or region_valid.shape != regions.shape[:2]
+        or region_valid.dtype != torch.bool
+    ):
+        raise ValueError(
+            f"ignore_valid must be a bool Tensor of shape {tuple(regions.shape[:2])}, got "
+            f"{_shape(region_valid)}"
+        )
+    thr32 = torch.tensor(ioa_thr, dtype=torch.float32, device=anchors.device)
+    covered = torch.zeros((num_images, anchors.shape[0]), dtype=torch.bool, device=anchors.device)
+    for sl in _face_chunks(num_images, anchors.shape[0], num_regions):
+        ioa = box_ioa(anchors.unsqueeze(0), regions[:, sl])  # (B, A, C)
+        covered |= ((ioa >= thr32) & region_valid[:, None, sl]).any(dim=2)
+    return covered
+
+
 def _candidate_table(values_of, excluded, thr32, gt_valid, length, num_anchors, on_chunk=None):
     """Each face's best ``length`` candidates: anchors not ``excluded`` with value > ``thr32``.
 
@@ -256,16 +287,27 @@ def _compensate(values_of, excluded, thr32, need, gt_valid, num_anchors, on_chun
 class _Matcher:
     """Step one and the call protocol shared by the four strategies."""
 
-    def __init__(self, pos_iou_thr: float = 0.35, neg_iou_thr: float | None = None) -> None:
+    def __init__(
+        self,
+        pos_iou_thr: float = 0.35,
+        neg_iou_thr: float | None = None,
+        ignore_ioa_thr: float = 0.5,
+    ) -> None:
         self.pos_iou_thr, self.neg_iou_thr = check_iou_thresholds(pos_iou_thr, neg_iou_thr)
+        self.ignore_ioa_thr = check_fraction(ignore_ioa_thr, "ignore_ioa_thr")
 
     def _params_repr(self) -> str:
-        return f"pos_iou_thr={self.pos_iou_thr}, neg_iou_thr={self.neg_iou_thr}"
+        return (
+            f"pos_iou_thr={self.pos_iou_thr}, neg_iou_thr={self.neg_iou_thr}, "
+            f"ignore_ioa_thr={self.ignore_ioa_thr}"
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._params_repr()})"
 
-    def __call__(self, anchors, gt_boxes, gt_valid, pred_boxes=None) -> MatchResult:
+    def __call__(
+        self, anchors, gt_boxes, gt_valid, pred_boxes=None, gt_ignore=None, ignore_valid=None
+    ) -> MatchResult:
         """Match a batch.
 
         Parameters
@@ -279,6 +321,13 @@ class _Matcher:
         pred_boxes : Tensor[B, A, 4], optional
             Each anchor's decoded predicted box, float32, no gradient needed (required by
             :class:`HAMBoxMatcher`, accepted and ignored by the others).
+        gt_ignore : Tensor[B, R, 4], optional
+            Ignore regions (crowds, invalid faces), float32, padded to a common ``R``: after
+            step one, anchors that are not positive and that a region covers for at least
+            ``ignore_ioa_thr`` of their area get label -1 (the second step may still take
+            them), as in the core.
+        ignore_valid : Tensor[B, R] bool, optional
+            Which regions are real; default: all of them.
 
         Returns
         -------
@@ -291,6 +340,9 @@ class _Matcher:
         pos32 = torch.tensor(self.pos_iou_thr, dtype=torch.float32, device=device)
         neg32 = torch.tensor(self.neg_iou_thr, dtype=torch.float32, device=device)
         one = _step_one(anchors, gt_boxes, gt_valid, pos32, neg32)
+        if gt_ignore is not None:
+            covered = _covered(anchors, gt_ignore, ignore_valid, self.ignore_ioa_thr)
+            one.labels = torch.where(covered & (one.labels != 1), -1, one.labels).to(torch.int8)
         result = MatchResult(
             one.labels,
             one.matched,
@@ -375,8 +427,9 @@ class NAMSMatcher(_Matcher):
         low_iou_thr: float = 0.1,
         pos_iou_thr: float = 0.35,
         neg_iou_thr: float | None = None,
+        ignore_ioa_thr: float = 0.5,
     ) -> None:
-        super().__init__(pos_iou_thr, neg_iou_thr)
+        super().__init__(pos_iou_thr, neg_iou_thr, ignore_ioa_thr)
         self.num_per_face = check_positive_int(num_per_face, "num_per_face")
         self.low_iou_thr = check_fraction(low_iou_thr, "low_iou_thr")
 
@@ -419,8 +472,9 @@ class HAMBoxMatcher(_Matcher):
         online_iou_thr: float = 0.8,
         high_quality_iou_thr: float = 0.5,
         neg_iou_thr: float | None = None,
+        ignore_ioa_thr: float = 0.5,
     ) -> None:
-        super().__init__(pos_iou_thr, neg_iou_thr)
+        super().__init__(pos_iou_thr, neg_iou_thr, ignore_ioa_thr)
         self.top_k = check_positive_int(top_k, "top_k")
         self.online_iou_thr = check_fraction(online_iou_thr, "online_iou_thr")
         self.high_quality_iou_thr = check_fraction(high_quality_iou_thr, "high_quality_iou_thr")
@@ -429,7 +483,8 @@ class HAMBoxMatcher(_Matcher):
         return (
             f"pos_iou_thr={self.pos_iou_thr}, top_k={self.top_k}, "
             f"online_iou_thr={self.online_iou_thr}, "
-            f"high_quality_iou_thr={self.high_quality_iou_thr}, neg_iou_thr={self.neg_iou_thr}"
+            f"high_quality_iou_thr={self.high_quality_iou_thr}, neg_iou_thr={self.neg_iou_thr}, "
+            f"ignore_ioa_thr={self.ignore_ioa_thr}"
         )
 
     def _check_pred(self, pred_boxes, anchors, gt_boxes) -> None:

@@ -17,7 +17,19 @@ from hambox_core._validation import check_fraction
 
 from .boxes import DEFAULT_VARIANCES, decode
 
-__all__ = ["nms", "postprocess_detections"]
+__all__ = ["face_scores", "nms", "postprocess_detections"]
+
+
+def face_scores(cls_logits: torch.Tensor) -> torch.Tensor:
+    """Face probabilities of logits: the sigmoid in float64, rounded once to float32.
+
+    The one scoring rule of post-processing and of the exported graph, the same as the core's
+    (so both backends threshold identical float32 scores).
+
+    >>> face_scores(torch.tensor([0.0, 100.0]))
+    tensor([0.5000, 1.0000])
+    """
+    return torch.sigmoid(cls_logits.double()).float()
 
 
 def _rank_order(scores: torch.Tensor) -> torch.Tensor:
@@ -101,8 +113,7 @@ def postprocess_detections(
         )
     thr = torch.tensor(check_fraction(score_thr, "score_thr"), dtype=torch.float32)
     check_fraction(nms_iou_thr, "nms_iou_thr")
-    # Stable sigmoid in float64, rounded once to float32, as the core does.
-    scores = torch.sigmoid(cls_logits.double()).float()
+    scores = face_scores(cls_logits)
     results = []
     for b in range(num_images):
         chosen = []

@@ -28,9 +28,10 @@ from hambox_core.evaluation.widerface import WiderGroundTruth, write_ground_trut
 from hambox_torch.analysis import DetectorAnalysis, analyze_detector
 from hambox_torch.boxes import decode
 from hambox_torch.cli import main
-from hambox_torch.engine.config import MatchingConfig, load_config
-from hambox_torch.engine.evaluate import DetectionSettings, ImageReadWarning, detect_images
+from hambox_torch.data.wider import ImageReadWarning
+from hambox_torch.pipeline import DetectionSettings, detect_images
 from hambox_torch.postprocess import postprocess_detections
+from hambox_torch.recipe.config import MatchingConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_GT = REPO.parent / "shared" / "data" / "widerface_val_gt"
@@ -234,12 +235,12 @@ def _tiny_config(root):
 
 @pytest.fixture(scope="module")
 def tiny(tiny_wider_root):
-    from hambox_torch.engine.train import build_model
+    from hambox_torch.recipe.components import build_model
 
     root = tiny_wider_root
     cfg = _tiny_config(root)
     torch.manual_seed(0)
-    model = build_model(cfg).eval()
+    model = build_model(cfg.model, cfg.anchors).eval()
     return root, cfg, model
 
 
@@ -349,7 +350,7 @@ def test_max_images_and_an_unreadable_image(tiny, tmp_path):
 
 
 def test_analyze_command(tiny, tmp_path, capsys):
-    from hambox_torch.engine.checkpoint import save_checkpoint
+    from hambox_torch.recipe.checkpoint import save_checkpoint
 
     root, cfg, model = tiny
     ckpt = save_checkpoint(

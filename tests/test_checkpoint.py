@@ -1,4 +1,4 @@
-"""Tests of :mod:`hambox_torch.engine.checkpoint` and :mod:`hambox_torch.engine.optim`:
+"""Tests of :mod:`hambox_torch.recipe.checkpoint` and :mod:`hambox_torch.engine.optim`:
 checkpoint round trips (model, optimizer, scheduler, scaler, RNG), resuming equals not stopping,
 atomic writes, clear errors for missing / corrupted / foreign files and mismatched models, the
 checkpoint folder helpers, the parameter groups and the learning-rate schedule."""
@@ -17,8 +17,14 @@ import pytest
 import torch
 from torch import nn
 
-from hambox_torch.engine import checkpoint as ckpt
-from hambox_torch.engine.checkpoint import (
+from hambox_torch.engine.optim import (
+    WarmupStepSchedule,
+    build_lr_scheduler,
+    build_optimizer,
+    parameter_groups,
+)
+from hambox_torch.recipe import checkpoint as ckpt
+from hambox_torch.recipe.checkpoint import (
     CheckpointError,
     checkpoint_path,
     latest_checkpoint,
@@ -26,13 +32,12 @@ from hambox_torch.engine.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
-from hambox_torch.engine.config import Config, OptimConfig, config_from_dict
-from hambox_torch.engine.optim import (
-    build_lr_scheduler,
-    build_optimizer,
-    lr_factor,
-    parameter_groups,
-)
+from hambox_torch.recipe.config import Config, OptimConfig, config_from_dict
+
+
+def lr_factor(iteration, cfg):
+    return WarmupStepSchedule.from_config(cfg)(iteration)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -255,7 +260,7 @@ def test_hard_crash_during_write_leaves_previous_file(tmp_path):
         f"""
         import os, torch
         from torch import nn
-        from hambox_torch.engine.checkpoint import save_checkpoint
+        from hambox_torch.recipe.checkpoint import save_checkpoint
         os.fsync = lambda fd: os._exit(3)  # die after the bytes are written, before the rename
         save_checkpoint({str(path)!r}, model=nn.Linear(2, 1), optimizer=None, iteration=2)
         """

@@ -13,11 +13,11 @@ from PIL import Image
 from hambox_core.evaluation import widerface as wider_eval
 from hambox_torch.cli import build_parser, main
 from hambox_torch.cli.train import CONFIGS
-from hambox_torch.engine.checkpoint import save_checkpoint
-from hambox_torch.engine.config import load_config
-from hambox_torch.engine.evaluate import DetectionSettings, detect_images, evaluate_widerface
-from hambox_torch.engine.train import build_model
-from hambox_torch.inference import Detector
+from hambox_torch.inference import Detector, evaluate_widerface
+from hambox_torch.pipeline import DetectionSettings, detect_images
+from hambox_torch.recipe.checkpoint import save_checkpoint
+from hambox_torch.recipe.components import build_model
+from hambox_torch.recipe.config import load_config
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def tiny(tiny_wider_root, tmp_path_factory):
         ["model.backbone=resnet18", "model.channels=16", "run.device=cpu"],
     )
     torch.manual_seed(0)
-    model = build_model(cfg).eval()
+    model = build_model(cfg.model, cfg.anchors).eval()
     # A random head scores every anchor near the prior (0.01), right at the evaluation's score
     # threshold; larger face-logit weights spread the scores over (0, 1).
     with torch.no_grad():
@@ -154,7 +154,7 @@ def test_eval_data_root_errors(tiny, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HAMBOX_DATA", str(tmp_path / "cache"))
     assert main(["eval", "--weights", str(ckpt)]) == 2
     err = capsys.readouterr().err
-    assert "embedded demo set is not at" in err and "hambox_torch.data.embedded" in err
+    assert "embedded demo set is not at" in err and "hambox embedded" in err
     assert main(["eval", "--weights", str(ckpt), "--data", str(tmp_path)]) == 2
     assert "wider_face_val.mat" in capsys.readouterr().err
 

@@ -7,7 +7,7 @@ import pytest
 from hambox_torch.cli import main
 from hambox_torch.cli.train import CONFIGS
 from hambox_torch.data.embedded import generate_embedded
-from hambox_torch.engine import checkpoint as ckpt
+from hambox_torch.recipe import checkpoint as ckpt
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from hambox_torch.data.embedded import generate_embedded
-from hambox_torch.engine import checkpoint as ckpt
-from hambox_torch.engine.config import load_config, save_config
 from hambox_torch.engine.train import train
+from hambox_torch.recipe import checkpoint as ckpt
+from hambox_torch.recipe.config import load_config, save_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -119,7 +119,7 @@ def test_ddp_two_gloo_processes(tiny_root, tmp_path):
         "import sys\n"
         "import torch\n"
         "torch.set_num_threads(1)\n"
-        "from hambox_torch.engine.config import load_config\n"
+        "from hambox_torch.recipe.config import load_config\n"
         "from hambox_torch.engine.train import train\n"
         "cfg = load_config(sys.argv[1], sys.argv[2:])\n"
         "result = train(cfg, progress=False)\n"
@@ -170,3 +170,65 @@ def test_ablation_rows_change_only_matching_loss_and_anchors(tmp_path):
     assert baseline.anchors.scale == 1.0 and baseline.matching.strategy == "sms"
     ral = ablation.row_config("sms_oam_ral", None, tmp_path, [])
     assert (ral.matching.strategy, ral.loss.kind) == ("hambox", "ral")
+
+
+class NearestCentreMatcher:
+    """A matcher of one's own, in no table: each face takes its K anchors with the nearest
+    centres (no IoU at all); everything else is background. The batched matcher contract."""
+
+    def __init__(self, k: int = 2) -> None:
+        self.k = k
+
+    def __call__(self, anchors, gt_boxes, gt_valid, pred_boxes=None):
+        from hambox_torch.matching import MatchResult
+
+        b, a = gt_boxes.shape[0], anchors.shape[0]
+        labels = torch.zeros((b, a), dtype=torch.int8)
+        matched = torch.full((b, a), -1, dtype=torch.int64)
+        centres = (anchors[:, :2] + anchors[:, 2:]) / 2
+        for i in range(b):
+            for g in torch.nonzero(gt_valid[i]).flatten().tolist():
+                face = (gt_boxes[i, g, :2] + gt_boxes[i, g, 2:]) / 2
+                near = torch.topk(-(centres - face).norm(dim=1), self.k).indices
+                labels[i, near] = 1
+                matched[i, near] = g
+        self.calls = getattr(self, "calls", 0) + 1
+        return MatchResult(
+            labels,
+            matched,
+            torch.zeros((b, a), dtype=torch.bool),
+            torch.zeros((b, a)),
+            torch.zeros(gt_valid.shape, dtype=torch.int64),
+        )
+
+
+class PlainBCE:
+    """A loss of one's own with the loss contract: BCE over labelled anchors + L1 on positives."""
+
+    def __call__(self, cls_logits, box_deltas, box_targets, labels, compensated, quality):
+        self.calls = getattr(self, "calls", 0) + 1
+        keep = labels >= 0
+        pos = labels == 1
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            cls_logits[keep], pos[keep].float(), reduction="sum"
+        ) / pos.sum().clamp(min=1)
+        l1 = (box_deltas[pos] - box_targets[pos]).abs().sum() / pos.sum().clamp(min=1)
+        return bce, l1
+
+
+@pytest.mark.slow
+def test_training_takes_a_matcher_and_loss_of_ones_own(tiny_root, tmp_path):
+    """20 iterations with a user-defined matcher and loss that no table knows."""
+    cfg = tiny_config(
+        tiny_root,
+        tmp_path / "run",
+        **{"optim.max_iters": 20, "optim.lr_steps": "[15]", "run.checkpoint_every": 20,
+           "run.eval_every": 1000, "run.diag_every": 0},
+    )  # fmt: skip
+    matcher, loss = NearestCentreMatcher(), PlainBCE()
+    result = train(cfg, matcher=matcher, loss=loss, progress=False)
+    assert result.iterations == 20
+    assert matcher.calls == 20 and loss.calls == 20
+    losses = [r["loss_cls"] for r in result.history if r["kind"] == "train"]
+    assert len(losses) == 20 and all(v == v and v < float("inf") for v in losses)
+    assert ckpt.latest_checkpoint(tmp_path / "run").name == "ckpt_0000020.pt"

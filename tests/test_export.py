@@ -29,9 +29,6 @@ import hambox_core  # noqa: E402
 from hambox_torch.anchors import AnchorGenerator  # noqa: E402
 from hambox_torch.cli import main  # noqa: E402
 from hambox_torch.cli.export import CHECK_TOLERANCE  # noqa: E402
-from hambox_torch.engine.checkpoint import save_checkpoint  # noqa: E402
-from hambox_torch.engine.config import load_config  # noqa: E402
-from hambox_torch.engine.train import build_model  # noqa: E402
 from hambox_torch.export import (  # noqa: E402
     DecodedDetector,
     export_onnx,
@@ -39,9 +36,12 @@ from hambox_torch.export import (  # noqa: E402
     require_onnx,
     run_onnx,
 )
-from hambox_torch.inference.detector import load_detector  # noqa: E402
 from hambox_torch.models import HAMBoxDetector  # noqa: E402
 from hambox_torch.postprocess import postprocess_detections  # noqa: E402
+from hambox_torch.recipe.checkpoint import save_checkpoint  # noqa: E402
+from hambox_torch.recipe.components import build_model  # noqa: E402
+from hambox_torch.recipe.config import load_config  # noqa: E402
+from hambox_torch.recipe.loading import load_detector  # noqa: E402
 
 #: onnxruntime vs torch: float32 convolutions summed in another order. Scores (probabilities)
 #: within ATOL; boxes are pixels (up to ~500 here, where float32 steps by 3e-5) and the deltas'
@@ -85,7 +85,7 @@ def cli_nms(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
     cfg = tiny_config()
     torch.manual_seed(0)
-    net = spread_scores(build_model(cfg))
+    net = spread_scores(build_model(cfg.model, cfg.anchors))
     ckpt = save_checkpoint(folder / "ckpt.pt", model=net, optimizer=None, iteration=0, config=cfg)
     out = folder / "sub" / "nms.onnx"
     argv = ["export", "--weights", str(ckpt), "--onnx", str(out), "--nms", "--check"]

@@ -14,8 +14,6 @@ from PIL import Image
 from strategies import box_arrays
 
 from hambox_core.evaluation import widerface as wider_eval
-from hambox_torch.engine.checkpoint import CheckpointError, save_checkpoint
-from hambox_torch.engine.evaluate import DetectionSettings
 from hambox_torch.inference import (
     VGA,
     Detections,
@@ -28,7 +26,9 @@ from hambox_torch.inference import (
 )
 from hambox_torch.inference.protocols import Pass
 from hambox_torch.models import build_detector
+from hambox_torch.pipeline import DetectionSettings
 from hambox_torch.postprocess import postprocess_detections
+from hambox_torch.recipe.checkpoint import CheckpointError, save_checkpoint
 
 # A random model scores every anchor about the prior: keep them all so that there is much to
 # compare.
@@ -464,7 +464,7 @@ def test_prediction_folder_round_trip(tmp_path, model):
 
 
 def test_from_checkpoint(tmp_path, model):
-    from hambox_torch.engine.config import config_from_dict
+    from hambox_torch.recipe.config import config_from_dict
 
     cfg = config_from_dict({"name": "tiny", "model": {"backbone": "resnet18", "channels": 16}})
     path = save_checkpoint(tmp_path / "c.pt", model=model, optimizer=None, iteration=3, config=cfg)

@@ -27,7 +27,8 @@ class CommandError(Exception):
 
 
 def data_root(arg, option: str = "--data"):
-    """The WIDER-format root a command reads: ``arg``, or the embedded demo set when ``None``.
+    """The WIDER-format root a command reads: ``arg``, or the embedded demo set when ``None``
+    (:func:`hambox_torch.recipe.resolve_data_root`, never generating it).
 
     Raises
     ------
@@ -35,29 +36,18 @@ def data_root(arg, option: str = "--data"):
         If ``arg`` is not a folder, or (``arg`` is ``None``) the embedded set was never
         generated; the message says how to generate it.
     """
-    from pathlib import Path
+    from hambox_torch.recipe.data_root import resolve_data_root
 
-    if arg is not None:
-        root = Path(arg).expanduser()
-        if not root.is_dir():
-            raise CommandError(f"{option} {arg!r} is not a folder")
-        return root
-    from hambox_torch.engine.train import embedded_root
-
-    root = embedded_root()
-    if not root.is_dir():
-        raise CommandError(
-            f"{option} not given and the embedded demo set is not at {root}: generate it with "
-            f"`python -m hambox_torch.data.embedded --out {root}` (or run `hambox train` once), "
-            f"or give {option} ROOT"
-        )
-    return root
+    try:
+        return resolve_data_root(arg, option=option)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def device(arg, option: str = "--device"):
     """The torch device named by ``arg`` (``"auto"``: CUDA when available), or a
-    :class:`CommandError` naming ``option``."""
-    from hambox_torch.inference import resolve_device
+    :class:`CommandError` naming ``option`` (:func:`hambox_torch.recipe.resolve_device`)."""
+    from hambox_torch.recipe.devices import resolve_device
 
     try:
         return resolve_device(arg)
@@ -68,7 +58,7 @@ def device(arg, option: str = "--device"):
 def _expected_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [CommandError, ValueError, FileNotFoundError, OSError]
     try:
-        from hambox_torch.engine.checkpoint import CheckpointError
+        from hambox_torch.recipe.checkpoint import CheckpointError
 
         errors.append(CheckpointError)
     except ImportError:  # pragma: no cover - torch missing: nothing to add

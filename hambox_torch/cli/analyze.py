@@ -79,8 +79,8 @@ def run(args) -> int:
     from hambox_torch.analysis import ANALYSIS_SETTINGS, analyze_detector
     from hambox_torch.cli import CommandError, data_root
     from hambox_torch.cli import device as cli_device
-    from hambox_torch.engine.evaluate import ImageReadWarning
-    from hambox_torch.inference import load_detector
+    from hambox_torch.data.wider import ImageReadWarning
+    from hambox_torch.recipe.loading import load_detector
 
     if args.max_images is not None and args.max_images < 0:
         raise CommandError(f"--max-images must be >= 0, got {args.max_images}")

@@ -43,7 +43,7 @@ are processed), 2 on bad input.
 def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that build a :class:`~hambox_torch.inference.Detector` (shared with
     ``hambox eval``)."""
-    from hambox_torch.engine.evaluate import DetectionSettings
+    from hambox_torch.pipeline.detection import DetectionSettings
 
     parser.add_argument(
         "--weights",
@@ -87,8 +87,8 @@ def detector_from_args(args):
     """The detector the shared options describe (bad values raise ``CommandError``)."""
     from hambox_torch.cli import CommandError
     from hambox_torch.cli import device as cli_device
-    from hambox_torch.engine.evaluate import DetectionSettings
     from hambox_torch.inference import Detector
+    from hambox_torch.pipeline.detection import DetectionSettings
 
     if not 0.0 <= args.score_thr <= 1.0:
         raise CommandError(f"--score-thr must be in [0, 1], got {args.score_thr}")

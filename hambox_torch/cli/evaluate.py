@@ -2,7 +2,7 @@
 
 The data root is WIDER-format (``WIDER_val/images/<event>/<stem>.jpg`` and
 ``eval_tools/ground_truth/wider_face_val.mat`` with the easy / medium / hard lists); by default
-the embedded demo set (:func:`hambox_torch.engine.train.embedded_root`). The command prints the
+the embedded demo set (:func:`hambox_torch.data.embedded.embedded_root`). The command prints the
 easy / medium / hard table with the protocol it was measured under, and optionally writes the
 predictions with their ``protocol.json`` (``--out``) and the PR curves (``--plot``).
 
@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
     from hambox_core.evaluation import widerface as wider_eval
     from hambox_torch.cli import CommandError
     from hambox_torch.cli.detect import detector_from_args
-    from hambox_torch.engine.evaluate import evaluate_widerface, first_images
     from hambox_torch.inference import write_prediction_folder
+    from hambox_torch.inference.widerface import evaluate_widerface, first_images
 
     if args.max_images is not None and args.max_images < 1:
         raise CommandError(f"--max-images must be at least 1, got {args.max_images}")

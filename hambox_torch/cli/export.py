@@ -1,7 +1,7 @@
 """``hambox export``: a checkpoint's detector as an ONNX file with decoding in the graph.
 
 The detector is built from the config stored in the checkpoint and given its weights
-(:func:`hambox_torch.inference.detector.load_detector`), then written by
+(:func:`hambox_torch.recipe.load_detector`), then written by
 :func:`hambox_torch.export.export_onnx`: dynamic batch, height and width, padding, anchors and box
 decoding inside the graph, boxes and scores out (or NMS'd detections with ``--nms``), opset 18
 by default. ``--check`` runs the file with onnxruntime on a random batch and compares it with
@@ -128,7 +128,7 @@ def run(args) -> int:
         require_onnx(runtime=args.check)
     except ImportError as exc:
         raise CommandError(str(exc)) from None
-    from hambox_torch.inference.detector import load_detector
+    from hambox_torch.recipe.loading import load_detector
 
     model, cfg = load_detector(args.weights, "cpu")
     print(f"checkpoint {args.weights} (config {cfg.name!r}, backbone {cfg.model.backbone})")

@@ -36,7 +36,7 @@ evaluation predictions, pr_curves.png and detections.png.
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The training options (shared with ``examples/train_widerface.py``)."""
-    from hambox_torch.engine.config import add_config_arguments
+    from hambox_torch.recipe.config import add_config_arguments
 
     parser.add_argument(
         "--data-root",
@@ -89,8 +89,8 @@ def _default_config(data_root) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hambox_torch.engine.config import load_config
     from hambox_torch.engine.train import train
+    from hambox_torch.recipe.config import load_config
 
     config = args.config if args.config is not None else _default_config(args.data_root)
     overrides = list(args.overrides)

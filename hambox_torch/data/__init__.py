@@ -15,6 +15,7 @@ from .collate import (
     EpochDataLoader,
     EpochSampler,
     build_train_loader,
+    check_loader_params,
     collate_detection,
     make_collate,
     worker_init_fn,
@@ -33,7 +34,16 @@ from .transforms import (
     eval_transforms,
     train_transforms,
 )
-from .wider import DataStats, DataWarning, WiderFaceDataset, read_image
+from .wider import (
+    DataStats,
+    DataWarning,
+    ImageReadWarning,
+    UnreadableImageError,
+    WiderFaceDataset,
+    find_image,
+    read_image,
+    read_image_or_warn,
+)
 
 __all__ = [
     "Batch",
@@ -46,17 +56,22 @@ __all__ = [
     "DropSmallFaces",
     "EpochDataLoader",
     "EpochSampler",
+    "ImageReadWarning",
     "PhotometricDistort",
     "RandomHorizontalFlip",
     "RandomSquareCrop",
     "ToFloat",
+    "UnreadableImageError",
     "WiderFaceDataset",
     "apply_transform",
     "build_train_loader",
+    "check_loader_params",
     "collate_detection",
     "eval_transforms",
+    "find_image",
     "make_collate",
     "read_image",
+    "read_image_or_warn",
     "train_transforms",
     "worker_init_fn",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "EpochDataLoader",
     "EpochSampler",
     "build_train_loader",
+    "check_loader_params",
     "collate_detection",
     "make_collate",
     "worker_init_fn",
@@ -247,6 +248,21 @@ class EpochDataLoader(DataLoader):
             self.dataset.set_epoch(epoch)
 
 
+def check_loader_params(batch_size, workers) -> None:
+    """The rules :func:`build_train_loader` applies to ``batch_size`` (>= 1) and ``workers``
+    (>= 0), for checking a config before a loader is built.
+
+    >>> check_loader_params(0, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_size must be a positive integer, got 0
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
+
+
 def build_train_loader(
     dataset,
     batch_size: int,
@@ -284,10 +300,7 @@ def build_train_loader(
     EpochDataLoader
         Call ``loader.set_epoch(epoch)`` before each epoch (see the module docstring).
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
+    check_loader_params(batch_size, workers)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     sampler = EpochSampler(dataset, seed=seed, shuffle=shuffle, distributed=distributed)

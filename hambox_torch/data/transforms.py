@@ -701,7 +701,7 @@ class ToFloat(DetectionTransform):
 
 
 def train_transforms(
-    size: int = 640,
+    image_size: int = 640,
     *,
     das_prob: float = 0.5,
     flip_prob: float = 0.5,
@@ -710,22 +710,39 @@ def train_transforms(
 ) -> Compose:
     """The training pipeline of the paper's recipe (section 4).
 
-    ``DataAnchorSamplingOrCrop(das_prob, size)`` → ``RandomHorizontalFlip(flip_prob)`` →
-    ``PhotometricDistort()`` (if ``photometric``) → ``DropSmallFaces(min_face)`` → ``ToFloat``.
-    The colour step runs after the crop, on ``size x size`` pixels, whatever the input size.
+    ``DataAnchorSamplingOrCrop(das_prob, image_size)`` → ``RandomHorizontalFlip(flip_prob)``
+    → ``PhotometricDistort()`` (if ``photometric``) → ``DropSmallFaces(min_face)`` →
+    ``ToFloat``. The colour step runs after the crop, on ``image_size x image_size`` pixels,
+    whatever the input size. The parameters are the config's ``data`` section's.
+
+    Raises
+    ------
+    ValueError
+        A value out of range, named by this function's parameter.
 
     Returns
     -------
     Compose
-        Output image float32 (3, size, size) in [0, 1]; boxes on a ``(size, size)`` canvas.
+        Output image float32 (3, image_size, image_size) in [0, 1]; boxes on that canvas.
     """
+
+    def named(name: str, build):
+        # The steps name their own parameters; say which argument of this function it was.
+        try:
+            return build()
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+
+    if not isinstance(photometric, bool):
+        raise ValueError(f"photometric must be a bool, got {photometric!r}")
+    named("image_size", lambda: _check_size(image_size))
     steps: list[Callable] = [
-        DataAnchorSamplingOrCrop(das_prob, size),
-        RandomHorizontalFlip(flip_prob),
+        named("das_prob", lambda: DataAnchorSamplingOrCrop(das_prob, image_size)),
+        named("flip_prob", lambda: RandomHorizontalFlip(flip_prob)),
     ]
     if photometric:
         steps.append(PhotometricDistort())
-    steps += [DropSmallFaces(min_face), ToFloat()]
+    steps += [named("min_face", lambda: DropSmallFaces(min_face)), ToFloat()]
     return Compose(steps)
 
 

@@ -50,7 +50,20 @@ from hambox_core.datasets import WiderAnnotation, read_wider_annotations
 
 from .transforms import apply_transform
 
-__all__ = ["DataStats", "DataWarning", "UnreadableImageError", "WiderFaceDataset", "read_image"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "DataStats",
+    "DataWarning",
+    "ImageReadWarning",
+    "UnreadableImageError",
+    "WiderFaceDataset",
+    "find_image",
+    "read_image",
+    "read_image_or_warn",
+]
+
+#: Image file extensions a WIDER-format folder may hold, in the order they are looked for.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 SPLITS = ("train", "val")
 
@@ -109,6 +122,45 @@ def read_image(path) -> tv_tensors.Image:
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise UnreadableImageError(f"{os.fspath(path)}: decoded to shape {arr.shape}")
     return tv_tensors.Image(torch.from_numpy(arr).permute(2, 0, 1))
+
+
+class ImageReadWarning(UserWarning):
+    """An image could not be read; the caller goes on without it (and says how it counts)."""
+
+
+def read_image_or_warn(path, consequence: str = "counted as no detections"):
+    """:func:`read_image` as float RGB in [0, 1], or ``None`` with an :class:`ImageReadWarning`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    consequence : str
+        What the caller does with an unreadable image (ends the warning's message).
+
+    Returns
+    -------
+    Tensor[3, H, W] float32 or None
+    """
+    try:
+        image = read_image(path)
+    except UnreadableImageError as exc:
+        warnings.warn(f"{exc}; {consequence}", ImageReadWarning, stacklevel=2)
+        return None
+    return image.as_subclass(torch.Tensor).float().div_(255.0)
+
+
+def find_image(image_dir, event: str, stem: str) -> Path:
+    """The file of image ``stem`` of ``event`` under ``image_dir`` (``<event>/<stem>.<ext>``).
+
+    The first of :data:`IMAGE_EXTENSIONS` that exists; the ``.jpg`` name when none does (so
+    that reading it reports the missing file).
+    """
+    folder = Path(image_dir) / event
+    for ext in IMAGE_EXTENSIONS:
+        p = folder / f"{stem}{ext}"
+        if p.exists():
+            return p
+    return folder / f"{stem}.jpg"
 
 
 class WiderFaceDataset(torch.utils.data.Dataset):

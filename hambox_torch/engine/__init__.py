@@ -1,48 +1,28 @@
-"""Training engine: the typed config, checkpoints, optimizer and learning-rate schedule.
+"""The training engine: the loop, its optimiser and schedule, DDP, diagnostics, figures.
 
-- :mod:`hambox_torch.engine.config` — :class:`Config` dataclasses, YAML files with ``_base_``
-  inheritance, dotted command-line overrides, :func:`validate`.
-- :mod:`hambox_torch.engine.checkpoint` — atomic, ``weights_only``-loadable checkpoints with
-  RNG state; :class:`CheckpointError` for missing, corrupted or foreign files.
+- :mod:`hambox_torch.engine.train` — :func:`train` and the named steps of a run
+  (:class:`TrainState`), :func:`check_training_config`.
 - :mod:`hambox_torch.engine.optim` — SGD without weight decay on biases and norm parameters,
-  and the paper's schedule (linear warm-up, then step decay).
+  and the paper's schedule (:class:`WarmupStepSchedule`: linear warm-up, then step decay).
+- :mod:`hambox_torch.engine.distributed` — the process group under ``torchrun``.
+- :mod:`hambox_torch.engine.diagnostics` — what the matcher did, logged during training.
+- :mod:`hambox_torch.engine.figures` — PR curves and detections at the end of a run.
+
+The engine is the top of the library: it uses the recipe (config, checkpoints, builders), the
+pipeline (the supervision step) and inference (evaluation during training); nothing below
+imports it.
 """
 
-from .checkpoint import (
-    CheckpointError,
-    checkpoint_path,
-    latest_checkpoint,
-    load_checkpoint,
-    prune_checkpoints,
-    save_checkpoint,
-)
-from .config import (
-    Config,
-    ConfigError,
-    add_config_arguments,
-    config_from_args,
-    config_to_dict,
-    load_config,
-    save_config,
-    validate,
-)
-from .optim import build_lr_scheduler, build_optimizer
+from .optim import WarmupStepSchedule, build_lr_scheduler, build_optimizer
+from .train import NonFiniteLossError, TrainResult, TrainState, check_training_config, train
 
 __all__ = [
-    "CheckpointError",
-    "Config",
-    "ConfigError",
-    "add_config_arguments",
+    "NonFiniteLossError",
+    "TrainResult",
+    "TrainState",
+    "WarmupStepSchedule",
     "build_lr_scheduler",
     "build_optimizer",
-    "checkpoint_path",
-    "config_from_args",
-    "config_to_dict",
-    "latest_checkpoint",
-    "load_checkpoint",
-    "load_config",
-    "prune_checkpoints",
-    "save_checkpoint",
-    "save_config",
-    "validate",
+    "check_training_config",
+    "train",
 ]

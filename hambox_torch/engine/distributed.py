@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "barrier", "init_distributed", "resolve_device", "shutdown"]
+__all__ = ["DistInfo", "barrier", "init_distributed", "shutdown"]
 
 
 @dataclass(frozen=True)
@@ -32,20 +32,6 @@ class DistInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(name: str, info: DistInfo) -> torch.device:
-    """``"auto"`` is CUDA (this process's local GPU) when available, else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("run.device is 'cuda' but torch sees no CUDA device")
-        if device.index is None:
-            device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
-    return device
 
 
 def init_distributed(device_name: str = "auto") -> DistInfo:

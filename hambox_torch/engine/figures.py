@@ -11,7 +11,9 @@ from pathlib import Path
 import torch
 
 from hambox_core.evaluation import widerface as wider_eval
-from hambox_torch.engine.evaluate import _find_image, _read_image, detect_images, first_images
+from hambox_torch.data.wider import find_image, read_image_or_warn
+from hambox_torch.inference.widerface import first_images
+from hambox_torch.pipeline.detection import detect_images
 
 __all__ = ["detections_figure", "pr_curve_figure"]
 
@@ -49,7 +51,8 @@ def detections_figure(cfg, result, path, *, num_images: int = 6, score_thr: floa
     try:
         for i in range(min(num_images, len(gt))):
             event, stem = gt.keys()[i]
-            tensor = _read_image(_find_image(root / "WIDER_val" / "images", event, stem))
+            image_path = find_image(root / "WIDER_val" / "images", event, stem)
+            tensor = read_image_or_warn(image_path, "left out of the figure")
             if tensor is None:  # warned by the reader; the figure shows the others
                 continue
             ((boxes, scores),) = detect_images(model, [tensor])

@@ -13,19 +13,25 @@ decreased to 0.001 after 110k of 140k iterations. Two choices are ours and writt
   iterations of a freshly initialised head at lr 0.01 from diverging.
 
 The schedule is a :class:`torch.optim.lr_scheduler.LambdaLR` stepped once per iteration, so
-``scheduler.last_epoch`` is the iteration whose rate the optimizer holds.
+``scheduler.last_epoch`` is the iteration whose rate the optimizer holds. Its multiplier is a
+:class:`WarmupStepSchedule`, whose constructor checks the schedule's values; the optimizer's
+are checked by :func:`build_optimizer` (the only place each rule is written).
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 
 import torch
 from torch import nn
 
-from .config import OptimConfig
+from hambox_torch.recipe.config import OptimConfig
 
-__all__ = ["build_lr_scheduler", "build_optimizer", "lr_factor", "parameter_groups"]
+__all__ = ["WarmupStepSchedule", "build_lr_scheduler", "build_optimizer", "parameter_groups"]
+
+#: The optimizers ``optim.optimizer`` can name.
+OPTIMIZERS = ("sgd", "adamw")
 
 # Modules whose parameters are never weight-decayed.
 NORM_TYPES = (
@@ -100,6 +106,15 @@ def build_optimizer(model: nn.Module, optim_cfg: OptimConfig) -> torch.optim.SGD
     [(1, 5e-05), (1, 0.0)]
     """
     cfg = _check_optim_cfg(optim_cfg)
+    kind = getattr(cfg, "optimizer", "sgd")
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {kind!r}")
+    if not cfg.lr > 0:
+        raise ValueError(f"lr must be positive, got {cfg.lr}")
+    if not 0 <= cfg.momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {cfg.momentum}")
+    if not cfg.weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
     decay, no_decay = parameter_groups(model)
     groups = [
         {"params": params, "weight_decay": wd}
@@ -108,31 +123,82 @@ def build_optimizer(model: nn.Module, optim_cfg: OptimConfig) -> torch.optim.SGD
     ]
     if not groups:
         raise ValueError("model has no trainable parameters")
-    if getattr(cfg, "optimizer", "sgd") == "adamw":
+    if kind == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999))
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 
-def lr_factor(iteration: int, optim_cfg: OptimConfig) -> float:
-    """Multiplier of ``optim_cfg.lr`` at ``iteration`` (0-based).
+class WarmupStepSchedule:
+    """The paper's learning-rate multiplier: linear warm-up, then step decay.
 
     ``warmup(it) * lr_gamma ** (number of lr_steps <= it)``, where ``warmup`` rises linearly
     from ``warmup_factor`` at iteration 0 to 1 at ``warmup_iters`` and is 1 afterwards.
 
+    Parameters
+    ----------
+    max_iters : int
+        Length of the run, >= 1.
+    lr_steps : sequence of int
+        Strictly increasing iterations in [1, max_iters) where the rate is multiplied by
+        ``lr_gamma``.
+    lr_gamma : float
+        In (0, 1].
+    warmup_iters : int
+        In [0, max_iters); 0 disables the warm-up.
+    warmup_factor : float
+        In (0, 1].
+
     Examples
     --------
-    >>> cfg = OptimConfig()
-    >>> [round(lr_factor(i, cfg), 6) for i in (0, 500, 1000, 109_999, 110_000)]
+    >>> s = WarmupStepSchedule(140_000, (110_000,), 0.1, 1000, 1 / 3)
+    >>> [round(s(i), 6) for i in (0, 500, 1000, 109_999, 110_000)]
     [0.333333, 0.666667, 1.0, 1.0, 0.1]
+    >>> WarmupStepSchedule(200, (110_000,), 0.1, 0, 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr_steps must all be below max_iters=200, got (110000,)
     """
-    cfg = _check_optim_cfg(optim_cfg)
-    if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
-        raise ValueError(f"iteration must be a non-negative int, got {iteration!r}")
-    factor = cfg.lr_gamma ** bisect.bisect_right(cfg.lr_steps, iteration)
-    if iteration < cfg.warmup_iters:
-        alpha = iteration / cfg.warmup_iters
-        factor *= cfg.warmup_factor * (1.0 - alpha) + alpha
-    return factor
+
+    def __init__(self, max_iters, lr_steps, lr_gamma, warmup_iters, warmup_factor) -> None:
+        if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
+            raise ValueError(f"max_iters must be an integer >= 1, got {max_iters!r}")
+        steps = tuple(lr_steps)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in steps):
+            raise ValueError(f"lr_steps must be integers >= 1, got {steps}")
+        if any(a >= b for a, b in itertools.pairwise(steps)):
+            raise ValueError(f"lr_steps must be strictly increasing, got {steps}")
+        if any(v >= max_iters for v in steps):
+            raise ValueError(f"lr_steps must all be below max_iters={max_iters}, got {steps}")
+        if not 0 < lr_gamma <= 1:
+            raise ValueError(f"lr_gamma must be in (0, 1], got {lr_gamma}")
+        if not (isinstance(warmup_iters, int) and 0 <= warmup_iters < max_iters):
+            raise ValueError(
+                f"warmup_iters must be an integer in [0, max_iters={max_iters}), got "
+                f"{warmup_iters!r}"
+            )
+        if not 0 < warmup_factor <= 1:
+            raise ValueError(f"warmup_factor must be in (0, 1], got {warmup_factor}")
+        self.max_iters = max_iters
+        self.lr_steps = steps
+        self.lr_gamma = float(lr_gamma)
+        self.warmup_iters = warmup_iters
+        self.warmup_factor = float(warmup_factor)
+
+    @classmethod
+    def from_config(cls, optim_cfg: OptimConfig) -> WarmupStepSchedule:
+        """The schedule of an ``optim`` config section."""
+        c = _check_optim_cfg(optim_cfg)
+        return cls(c.max_iters, c.lr_steps, c.lr_gamma, c.warmup_iters, c.warmup_factor)
+
+    def __call__(self, iteration: int) -> float:
+        """Multiplier of the base rate at ``iteration`` (0-based)."""
+        if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
+            raise ValueError(f"iteration must be a non-negative int, got {iteration!r}")
+        factor = self.lr_gamma ** bisect.bisect_right(self.lr_steps, iteration)
+        if iteration < self.warmup_iters:
+            alpha = iteration / self.warmup_iters
+            factor *= self.warmup_factor * (1.0 - alpha) + alpha
+        return factor
 
 
 def build_lr_scheduler(
@@ -140,8 +206,8 @@ def build_lr_scheduler(
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """The paper's schedule as a ``LambdaLR``: call ``scheduler.step()`` once per iteration.
 
-    The multiplier is :func:`lr_factor`; it is a plain function of the config, so a
-    checkpoint's scheduler state (``last_epoch``, ``base_lrs``) restores the position and the
+    The multiplier is a :class:`WarmupStepSchedule` of the config, held by a plain function, so
+    a checkpoint's scheduler state (``last_epoch``, ``base_lrs``) restores the position and the
     current config decides the shape.
 
     Examples
@@ -157,11 +223,11 @@ def build_lr_scheduler(
     >>> [round(lrs[i], 6) for i in (0, 10, 49, 50)]
     [0.003333, 0.01, 0.01, 0.001]
     """
-    cfg = _check_optim_cfg(optim_cfg)
+    schedule = WarmupStepSchedule.from_config(optim_cfg)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer)}")
 
     def factor(iteration: int) -> float:
-        return lr_factor(iteration, cfg)
+        return schedule(iteration)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -1,11 +1,23 @@
-"""The training loop: the paper's recipe, any matching strategy, DDP, exact resume.
+"""The training loop: the paper's recipe, any matcher and loss, DDP, exact resume.
 
-One iteration: forward -> decode the predicted boxes without gradient -> match (SMS, DMS, NAMS or
-HAMBox, :mod:`hambox_torch.engine.targets`) -> standard or regression-aware focal loss ->
-backward -> SGD step -> learning-rate schedule step. Around it: AMP on CUDA (optional bfloat16
-autocast on the CPU), optional gradient clipping, a progress bar, JSONL metrics (and TensorBoard
-on request), mining diagnostics every ``run.diag_every`` iterations, the official WIDER FACE
-evaluation every ``run.eval_every`` iterations and at the end, and atomic checkpoints.
+:func:`train` reads as the steps of a run, each a function of one :class:`TrainState`:
+
+1. :func:`check_training_config` — the loop's own settings (``optim``, ``run``,
+   ``loss.loc_weight``, ``data.batch_size`` / ``data.workers``) checked by building what uses
+   them; the recipe's components were checked when the config was loaded. Nothing is written
+   before this and the next step succeed.
+2. :func:`build_state` — data root, dataset and loader, model, optimiser, schedule, AMP scaler
+   and the supervision step (the matcher and loss given to :func:`train`, or the config's).
+3. :func:`start_run` — the output folder: ``config.yaml``, ``metrics.jsonl``; then
+   :func:`restore` continues from a checkpoint when asked.
+4. Per iteration: :func:`train_step` (forward → supervision: decode, match, targets, loss →
+   backward → optimiser and schedule step), :func:`log_progress`, :func:`log_diagnostics`,
+   :func:`save_if_due`, :func:`evaluate_if_due`.
+
+Around it: AMP on CUDA (optional bfloat16 autocast on the CPU), optional gradient clipping, a
+progress bar, JSONL metrics (and TensorBoard on request), mining diagnostics every
+``run.diag_every`` iterations, the official WIDER FACE evaluation every ``run.eval_every``
+iterations and at the end, and atomic checkpoints.
 
 Exact resume. The data order is a function of ``(seed, epoch)`` and every sample's augmentation
 a function of ``(seed, epoch, index)``, so iteration ``i`` sees the same batch whether or not the
@@ -22,7 +34,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -34,25 +45,43 @@ import numpy as np
 import torch
 
 from hambox_core.evaluation import widerface as wider_eval
-from hambox_torch.engine import checkpoint as ckpt
-from hambox_torch.engine.config import Config, save_config
-from hambox_torch.engine.diagnostics import mining_diagnostics
-from hambox_torch.engine.distributed import (
-    barrier,
-    init_distributed,
-    resolve_device,
-    shutdown,
+from hambox_torch.data import (
+    WiderFaceDataset,
+    build_train_loader,
+    check_loader_params,
+    train_transforms,
 )
-from hambox_torch.engine.evaluate import evaluate_widerface
-from hambox_torch.engine.optim import build_lr_scheduler, build_optimizer
-from hambox_torch.engine.targets import Supervisor
+from hambox_torch.inference.widerface import evaluate_widerface
+from hambox_torch.pipeline.supervision import Supervisor
+from hambox_torch.progress import progress_bar
+from hambox_torch.recipe import checkpoint as ckpt
+from hambox_torch.recipe.components import (
+    build_head_loss,
+    build_head_matcher,
+    build_loss,
+    build_matcher,
+    build_model,
+)
+from hambox_torch.recipe.config import (
+    Config,
+    ConfigError,
+    component_problem,
+    config_to_dict,
+    save_config,
+)
+from hambox_torch.recipe.data_root import resolve_data_root
+from hambox_torch.recipe.devices import resolve_device
+
+from .diagnostics import mining_diagnostics
+from .distributed import DistInfo, barrier, init_distributed, shutdown
+from .optim import WarmupStepSchedule, build_lr_scheduler, build_optimizer
 
 __all__ = [
     "NonFiniteLossError",
     "TrainResult",
-    "build_model",
-    "data_root",
-    "embedded_root",
+    "TrainState",
+    "build_state",
+    "check_training_config",
     "train",
 ]
 
@@ -95,71 +124,85 @@ class TrainResult:
     data_root: Path | None = None
 
 
-def build_model(cfg: Config):
-    """The detector of ``cfg.model`` on the anchors of ``cfg.anchors``."""
-    from hambox_torch.anchors import AnchorGenerator
-    from hambox_torch.models import build_detector
-
-    a = cfg.anchors
-    m = cfg.model
-    return build_detector(
-        backbone=m.backbone,
-        pretrained_path=m.pretrained_path,
-        channels=m.channels,
-        fusion=m.fusion,
-        ssh=m.ssh,
-        head=m.head,
-        head_convs=m.head_convs,
-        pyramid_anchors=m.pyramid_anchors,
-        prior_prob=m.prior_prob,
-        anchor_generator=AnchorGenerator(a.strides, a.base_sizes, a.scale, a.ratios),
-    )
+# ---------------------------------------------------------------------------------------------
+# 1. the loop's own settings
+# ---------------------------------------------------------------------------------------------
 
 
-def data_root(cfg: Config, *, progress: bool = True) -> Path:
-    """``cfg.data.root``, or the embedded data set (generated on first use)."""
-    if cfg.data.root is not None:
-        root = Path(cfg.data.root).expanduser()
-        if not root.is_dir():
-            raise ValueError(f"data.root {str(root)!r} is not a folder")
-        return root
-    from hambox_torch.data.embedded import generate_embedded
+def _check_run(run) -> None:
+    """The rules of the ``run`` section (the loop's periods, seed, device, output)."""
+    if run.output_dir.strip() == "":
+        raise ValueError("output_dir must not be empty")
+    if run.seed < 0:
+        raise ValueError(f"seed must be >= 0, got {run.seed}")
+    resolve_device(run.device)
+    if run.log_every < 1:
+        raise ValueError(f"log_every must be >= 1, got {run.log_every}")
+    for key in ("eval_every", "checkpoint_every"):
+        value = getattr(run, key)
+        if value < 1:
+            raise ValueError(
+                f"{key} must be >= 1 (above optim.max_iters: only at the end), got {value}"
+            )
+    if run.diag_every < 0:
+        raise ValueError(f"diag_every must be >= 0 (0 disables it), got {run.diag_every}")
+    if run.eval_max_images is not None and run.eval_max_images < 1:
+        raise ValueError(f"eval_max_images must be >= 1 or null, got {run.eval_max_images}")
 
-    return generate_embedded(embedded_root(), progress=progress)
+
+def _check_grad_clip(optim) -> None:
+    if optim.grad_clip is not None and not optim.grad_clip > 0:
+        raise ValueError(f"grad_clip must be positive or null, got {optim.grad_clip}")
 
 
-def embedded_root() -> Path:
-    """Where the embedded data set lives: ``$HAMBOX_DATA/embedded``, by default
-    ``~/.cache/hambox/embedded`` (generated there on first use, reused afterwards)."""
-    base = os.environ.get("HAMBOX_DATA", "~/.cache/hambox")
-    return Path(base).expanduser() / "embedded"
+def check_training_config(cfg: Config) -> Config:
+    """Check the settings the training loop itself uses, by building what uses them.
 
+    The optimiser (:func:`~hambox_torch.engine.optim.build_optimizer` on a dummy parameter),
+    the schedule (:class:`~hambox_torch.engine.optim.WarmupStepSchedule`), the supervision
+    step's ``loc_weight``, the loader's ``batch_size`` and ``workers``, and the ``run``
+    section. The recipe's components (model, anchors, matcher, loss, transforms) are checked
+    by :func:`hambox_torch.recipe.config.validate` when the config is loaded.
 
-def _batches(loader, start_iter: int) -> Iterator:
-    """``(epoch, batch)`` from iteration ``start_iter`` on, epoch after epoch.
+    Raises
+    ------
+    ConfigError
+        Listing every problem, each naming its dotted key.
 
-    The loader's batches depend only on ``(seed, epoch)`` (:func:`~hambox_torch.data.
-    build_train_loader`), so skipping the first ``start_iter`` batches resumes exactly.
+    Examples
+    --------
+    >>> cfg = Config()
+    >>> cfg.optim.max_iters = 200
+    >>> check_training_config(cfg)
+    Traceback (most recent call last):
+    ...
+    hambox_torch.recipe.config.ConfigError: invalid config 'hambox':
+      optim.lr_steps: must all be below max_iters=200, got (110000,)
     """
-    per_epoch = len(loader)
-    if per_epoch == 0:
-        raise ValueError(
-            f"the training set has {len(loader.dataset)} images, fewer than one batch of "
-            f"{loader.batch_size} per process"
-        )
-    epoch, skip = divmod(start_iter, per_epoch)
-    while True:
-        loader.set_epoch(epoch, start_batch=skip)
-        for batch in loader:
-            yield epoch, batch
-        epoch, skip = epoch + 1, 0
+    checks = (
+        ("optim", lambda: build_optimizer(torch.nn.Linear(1, 1), cfg.optim)),
+        ("optim", lambda: WarmupStepSchedule.from_config(cfg.optim)),
+        ("optim", lambda: _check_grad_clip(cfg.optim)),
+        ("loss", lambda: Supervisor(lambda *a: None, lambda *a: None, cfg.loss.loc_weight)),
+        ("data", lambda: check_loader_params(cfg.data.batch_size, cfg.data.workers)),
+        ("run", lambda: _check_run(cfg.run)),
+    )
+    problems = []
+    # The dummy parameter's initialisation draws random numbers: keep the caller's streams.
+    with torch.random.fork_rng(devices=[]):
+        for section, check in checks:
+            try:
+                check()
+            except ValueError as exc:
+                problems.append(component_problem(section, exc))
+    if problems:
+        raise ConfigError.listing(cfg.name, problems)
+    return cfg
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    # The legacy global generator too: third-party code (and user transforms) may draw from it.
-    np.random.seed(seed % 2**32)  # noqa: NPY002
-    torch.manual_seed(seed)
+# ---------------------------------------------------------------------------------------------
+# 2. the state of a run
+# ---------------------------------------------------------------------------------------------
 
 
 class _Logger:
@@ -200,124 +243,149 @@ class _Logger:
             self._tb.close()
 
 
-def _evaluate(model, root: Path, cfg: Config, iteration: int, out_dir: Path, progress: bool):
-    gt_dir = root / "eval_tools" / "ground_truth"
-    image_dir = root / "WIDER_val" / "images"
-    if not (gt_dir / "wider_face_val.mat").exists():
-        return None
-    ap, preds, unreadable = evaluate_widerface(
-        ckpt.unwrap_model(model),
-        image_dir,
-        gt_dir,
-        max_images=cfg.run.eval_max_images,
-        progress=progress,
-    )
-    wider_eval.write_predictions(out_dir / f"eval_{iteration:07d}", preds)
-    return {**{f"ap_{k}": v for k, v in ap.items()}, "unreadable_images": unreadable}, preds
+@dataclass
+class _Window:
+    """Running sums of the logged quantities since the last log line."""
+
+    sums: dict = field(default_factory=dict)
+    images: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+    def add(self, parts: dict, loss: float, images: int) -> None:
+        for k, v in parts.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.sums["loss"] = self.sums.get("loss", 0.0) + loss
+        self.sums["steps"] = self.sums.get("steps", 0.0) + 1
+        self.images += images
 
 
-def train(
-    cfg: Config,
-    *,
-    resume: bool | str = False,
-    progress: bool = True,
-    stop_at: int | None = None,
-    backend: str = "auto",
-) -> TrainResult:
-    """Train a detector as ``cfg`` says.
+@dataclass
+class TrainState:
+    """Everything a training run holds, step after step (see the module notes).
 
-    Parameters
-    ----------
-    cfg : Config
-        The resolved configuration (see :mod:`hambox_torch.engine.config`).
-    resume : bool or str
-        ``True``: continue from the newest checkpoint in ``run.output_dir`` (start afresh if
-        there is none); a path: continue from that checkpoint.
-    progress : bool
-        Progress bars (main process only).
-    stop_at : int, optional
-        Stop after this many iterations (a checkpoint is written), as if interrupted; the
-        schedule still runs to ``optim.max_iters`` on resume.
-    backend : {"auto", "core", "torch"}
-        Matcher backend (see :mod:`hambox_torch.engine.targets`).
-
-    Returns
-    -------
-    TrainResult
+    Built by :func:`build_state`; every step of the loop reads and updates it.
     """
-    from hambox_torch.data import WiderFaceDataset, build_train_loader, train_transforms
 
-    t_start = time.perf_counter()
-    info = init_distributed(cfg.run.device)
-    device = resolve_device(cfg.run.device, info)
-    out_dir = Path(cfg.run.output_dir)
-    if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out_dir / "config.yaml")
+    cfg: Config
+    info: DistInfo
+    device: torch.device
+    root: Path
+    out_dir: Path
+    loader: object
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: torch.amp.GradScaler
+    supervisor: Supervisor
+    top_k: int
+    hq_iou_thr: float
+    progress: bool = True
+    iteration: int = 0
+    end: int = 0
+    logger: _Logger | None = None
+    window: _Window = field(default_factory=_Window)
+    result: TrainResult | None = None
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    # The legacy global generator too: third-party code (and user transforms) may draw from it.
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+    torch.manual_seed(seed)
+
+
+def build_state(
+    cfg: Config,
+    info: DistInfo,
+    *,
+    matcher=None,
+    loss=None,
+    backend: str = "auto",
+    progress: bool = True,
+) -> TrainState:
+    """Build a run's data, model, optimiser, schedule and supervision; write nothing.
+
+    ``matcher`` and ``loss`` default to the config's (:mod:`hambox_torch.recipe.components`);
+    any objects with the matcher and loss contracts of :mod:`hambox_torch.pipeline.supervision`
+    can be given instead.
+    """
+    device = resolve_device(cfg.run.device, local_rank=info.local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    main = info.is_main
+    root = resolve_data_root(cfg.data.root, generate=main, progress=progress and main)
     barrier(info)
-    progress = progress and info.is_main
-    logger = _Logger(out_dir, info.is_main, cfg.run.tensorboard, append=bool(resume))
-    try:
-        root = data_root(cfg, progress=progress) if info.is_main else None
-        barrier(info)
-        root = root or data_root(cfg, progress=False)
-        _seed_everything(cfg.run.seed)
-        dataset = WiderFaceDataset(
-            root,
-            "train",
-            transform=train_transforms(
-                cfg.data.image_size,
-                das_prob=cfg.data.das_prob,
-                flip_prob=cfg.data.flip_prob,
-                min_face=cfg.data.min_face,
-                photometric=cfg.data.photometric,
-            ),
-            seed=cfg.run.seed,
-        )
-        loader = build_train_loader(
-            dataset,
-            cfg.data.batch_size,
-            workers=cfg.data.workers,
-            seed=cfg.run.seed,
-            distributed=info.distributed,
-            pin_memory=device.type == "cuda",
-        )
-        model = build_model(cfg).to(device)
-        optimizer = build_optimizer(model, cfg.optim)
-        scheduler = build_lr_scheduler(optimizer, cfg.optim)
-        use_amp = cfg.optim.amp and device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-        start_iter = 0
-        source = _resume_source(resume, out_dir)
-        if source is not None:
-            state = ckpt.load_checkpoint(
-                source,
-                model=model,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                scaler=scaler,
-                # Each rank keeps its own RNG streams (the checkpoint holds rank 0's); the
-                # data pipeline does not depend on them (its draws are seeded per sample).
-                restore_rng=not info.distributed,
-                map_location=device,
-            )
-            start_iter = int(state["iteration"])
-            logger.log("resume", start_iter, {"checkpoint": str(source)})
-        if info.distributed:
-            model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None
-            )
-        supervisor = Supervisor(cfg.anchors, cfg.matching, cfg.loss, backend=backend)
-        result = _loop(
-            cfg, model, loader, supervisor, optimizer, scheduler, scaler, device, info,
-            logger, root, out_dir, start_iter, stop_at, progress,
-        )  # fmt: skip
-        result.seconds = time.perf_counter() - t_start
-        result.history = logger.history
-        return result
-    finally:
-        logger.close()
-        shutdown(info)
+    if not main:
+        root = resolve_data_root(cfg.data.root, generate=True, progress=False)
+    _seed_everything(cfg.run.seed)
+    d = cfg.data
+    dataset = WiderFaceDataset(
+        root,
+        "train",
+        transform=train_transforms(
+            d.image_size,
+            das_prob=d.das_prob,
+            flip_prob=d.flip_prob,
+            min_face=d.min_face,
+            photometric=d.photometric,
+        ),
+        seed=cfg.run.seed,
+    )
+    loader = build_train_loader(
+        dataset,
+        d.batch_size,
+        workers=d.workers,
+        seed=cfg.run.seed,
+        distributed=info.distributed,
+        pin_memory=device.type == "cuda",
+    )
+    model = build_model(cfg.model, cfg.anchors).to(device)
+    optimizer = build_optimizer(model, cfg.optim)
+    scheduler = build_lr_scheduler(optimizer, cfg.optim)
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.optim.amp and device.type == "cuda")
+    face_matcher = build_matcher(cfg.matching) if matcher is None else matcher
+    supervisor = Supervisor(
+        face_matcher,
+        build_loss(cfg.loss) if loss is None else loss,
+        cfg.loss.loc_weight,
+        head_matcher=build_head_matcher(cfg.matching),
+        head_loss=build_head_loss(cfg.loss),
+        backend=backend,
+    )
+    return TrainState(
+        cfg=cfg,
+        info=info,
+        device=device,
+        root=root,
+        out_dir=Path(cfg.run.output_dir),
+        loader=loader,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
+        supervisor=supervisor,
+        top_k=int(getattr(face_matcher, "top_k", cfg.matching.top_k)),
+        hq_iou_thr=float(
+            getattr(face_matcher, "high_quality_iou_thr", cfg.matching.high_quality_iou_thr)
+        ),
+        progress=progress and main,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. the output folder and resuming
+# ---------------------------------------------------------------------------------------------
+
+
+def start_run(state: TrainState, resume) -> None:
+    """Create the output folder, write ``config.yaml`` and open ``metrics.jsonl``."""
+    if state.info.is_main:
+        state.out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(state.cfg, state.out_dir / "config.yaml")
+    barrier(state.info)
+    state.logger = _Logger(
+        state.out_dir, state.info.is_main, state.cfg.run.tensorboard, append=bool(resume)
+    )
 
 
 def _resume_source(resume, out_dir: Path):
@@ -331,126 +399,275 @@ def _resume_source(resume, out_dir: Path):
     return path
 
 
+def restore(state: TrainState, resume) -> None:
+    """Continue from a checkpoint: ``resume=True`` the newest in the output folder, a path
+    that one; the model, optimiser, schedule, scaler (and, single-process, RNG) states."""
+    source = _resume_source(resume, state.out_dir)
+    if source is None:
+        return
+    payload = ckpt.load_checkpoint(
+        source,
+        model=state.model,
+        optimizer=state.optimizer,
+        scheduler=state.scheduler,
+        scaler=state.scaler,
+        # Each rank keeps its own RNG streams (the checkpoint holds rank 0's); the data
+        # pipeline does not depend on them (its draws are seeded per sample).
+        restore_rng=not state.info.distributed,
+        map_location=state.device,
+    )
+    state.iteration = int(payload["iteration"])
+    state.logger.log("resume", state.iteration, {"checkpoint": str(source)})
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. the steps of an iteration
+# ---------------------------------------------------------------------------------------------
+
+
+def _batches(loader, start_iter: int) -> Iterator:
+    """``(epoch, batch)`` from iteration ``start_iter`` on, epoch after epoch.
+
+    The loader's batches depend only on ``(seed, epoch)`` (:func:`~hambox_torch.data.
+    build_train_loader`), so skipping the first ``start_iter`` batches resumes exactly.
+    """
+    per_epoch = len(loader)
+    if per_epoch == 0:
+        raise ValueError(
+            f"the training set has {len(loader.dataset)} images, fewer than one batch of "
+            f"{loader.batch_size} per process"
+        )
+    epoch, skip = divmod(start_iter, per_epoch)
+    while True:
+        loader.set_epoch(epoch, start_batch=skip)
+        for batch in loader:
+            yield epoch, batch
+        epoch, skip = epoch + 1, 0
+
+
 def _autocast(device: torch.device, cfg: Config):
     if device.type == "cuda" and cfg.optim.amp:
         return torch.autocast("cuda", dtype=torch.float16)
-    if device.type == "cpu" and getattr(cfg.optim, "cpu_bf16", False):
+    if device.type == "cpu" and cfg.optim.cpu_bf16:
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
 
 
-def _loop(
-    cfg, model, loader, supervisor, optimizer, scheduler, scaler, device, info, logger, root,
-    out_dir, start_iter, stop_at, progress,
-):  # fmt: skip
-    from tqdm.auto import tqdm
+def train_step(state: TrainState, batch):
+    """One iteration: forward, supervision, backward, optimiser and schedule step.
 
-    max_iters = cfg.optim.max_iters
-    end = max_iters if stop_at is None else min(stop_at, max_iters)
-    result = TrainResult(iterations=start_iter, output_dir=out_dir)
-    bar = tqdm(
-        total=max_iters, initial=start_iter, disable=not progress, desc="train", dynamic_ncols=True
+    Returns the step's :class:`~hambox_torch.pipeline.SupervisionResult` and the gradient norm
+    (NaN without clipping).
+
+    Raises
+    ------
+    NonFiniteLossError
+        If the outputs or the loss are NaN or infinite (the weights are left unchanged).
+    """
+    cfg, model = state.cfg, state.model
+    images = batch.images
+    image_hw = (int(images.shape[2]), int(images.shape[3]))
+    with _autocast(state.device, cfg):
+        output = model(images)
+    if not bool(torch.isfinite(output.cls_logits).all() & torch.isfinite(output.box_deltas).all()):
+        raise NonFiniteLossError(
+            f"the detector's outputs became NaN or infinite at iteration {state.iteration + 1} "
+            "(the weights diverged); lower optim.lr, lengthen optim.warmup_iters or set "
+            "optim.grad_clip"
+        )
+    sup = state.supervisor(
+        ckpt.unwrap_model(model), output, image_hw, batch.gt_boxes, batch.gt_valid
     )
-    model.train()
-    iteration = start_iter
-    window_images, window_start = 0, time.perf_counter()
-    sums: dict[str, float] = {}
-    batches = _batches(loader, start_iter) if start_iter < end else iter(())
-    for epoch, batch in batches:
-        if iteration >= end:
-            break
-        batch = batch.to(device)
-        images = batch.images
-        image_hw = (int(images.shape[2]), int(images.shape[3]))
-        with _autocast(device, cfg):
-            output = model(images)
-        if not bool(
-            torch.isfinite(output.cls_logits).all() & torch.isfinite(output.box_deltas).all()
-        ):
-            raise NonFiniteLossError(
-                f"the detector's outputs became NaN or infinite at iteration {iteration + 1} "
-                "(the weights diverged); lower optim.lr, lengthen optim.warmup_iters or set "
-                "optim.grad_clip"
-            )
-        sup = supervisor(output, image_hw, batch.gt_boxes, batch.gt_valid)
-        if not torch.isfinite(sup.loss):
-            parts = {k: float(v) for k, v in sup.parts.items()}
-            raise NonFiniteLossError(
-                f"non-finite loss at iteration {iteration + 1}: {parts}; lower optim.lr or set "
-                "optim.grad_clip"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(sup.loss).backward()
-        grad_norm = math.nan
-        if cfg.optim.grad_clip is not None:
-            scaler.unscale_(optimizer)
-            grad_norm = float(
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-            )
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        iteration += 1
-        window_images += images.shape[0] * info.world_size
-        for k, v in sup.parts.items():
-            sums[k] = sums.get(k, 0.0) + float(v)
-        sums["loss"] = sums.get("loss", 0.0) + float(sup.loss.detach())
-        sums["steps"] = sums.get("steps", 0.0) + 1
-        bar.update(1)
+    if not torch.isfinite(sup.loss):
+        parts = {k: float(v) for k, v in sup.parts.items()}
+        raise NonFiniteLossError(
+            f"non-finite loss at iteration {state.iteration + 1}: {parts}; lower optim.lr or "
+            "set optim.grad_clip"
+        )
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scaler.scale(sup.loss).backward()
+    grad_norm = math.nan
+    if cfg.optim.grad_clip is not None:
+        state.scaler.unscale_(state.optimizer)
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip))
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    state.scheduler.step()
+    state.iteration += 1
+    state.window.add(sup.parts, float(sup.loss.detach()), images.shape[0] * state.info.world_size)
+    return sup, grad_norm
 
-        if iteration % cfg.run.log_every == 0 or iteration == end:
-            elapsed = time.perf_counter() - window_start
-            record = {k: v / sums["steps"] for k, v in sums.items() if k != "steps"}
-            record.update(
-                lr=optimizer.param_groups[0]["lr"],
-                epoch=epoch,
-                images_per_s=window_images / max(elapsed, 1e-9),
+
+def log_progress(state: TrainState, epoch: int, grad_norm: float, bar) -> None:
+    """Every ``run.log_every`` iterations (and at the end): the window's mean losses, rate and
+    images per second."""
+    if not (state.iteration % state.cfg.run.log_every == 0 or state.iteration == state.end):
+        return
+    w = state.window
+    elapsed = time.perf_counter() - w.start
+    record = {k: v / w.sums["steps"] for k, v in w.sums.items() if k != "steps"}
+    record.update(
+        lr=state.optimizer.param_groups[0]["lr"],
+        epoch=epoch,
+        images_per_s=w.images / max(elapsed, 1e-9),
+    )
+    if not math.isnan(grad_norm):
+        record["grad_norm"] = grad_norm
+    state.logger.log("train", state.iteration, record)
+    bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.2g}")
+    state.window = _Window()
+
+
+def log_diagnostics(state: TrainState, sup, batch) -> None:
+    """Every ``run.diag_every`` iterations: what the matcher did
+    (:func:`~hambox_torch.engine.diagnostics.mining_diagnostics`)."""
+    every = state.cfg.run.diag_every
+    if not every or state.iteration % every:
+        return
+    diag = mining_diagnostics(
+        sup.match,
+        sup.pred_boxes,
+        batch.gt_boxes,
+        batch.gt_valid,
+        top_k=state.top_k,
+        hq_iou_thr=state.hq_iou_thr,
+    )
+    state.logger.log("diagnostics", state.iteration, diag)
+
+
+def save_if_due(state: TrainState) -> None:
+    """Every ``run.checkpoint_every`` iterations and at the end: an atomic checkpoint (main
+    process; the last three are kept)."""
+    due = state.iteration % state.cfg.run.checkpoint_every == 0 or state.iteration == state.end
+    if not (state.info.is_main and due):
+        return
+    ckpt.save_checkpoint(
+        state.out_dir / f"ckpt_{state.iteration:07d}.pt",
+        model=state.model,  # save_checkpoint unwraps DDP itself
+        optimizer=state.optimizer,
+        scheduler=state.scheduler,
+        scaler=state.scaler,
+        iteration=state.iteration,
+        config=config_to_dict(state.cfg),
+    )
+    ckpt.prune_checkpoints(state.out_dir, keep=3)
+
+
+def evaluate_if_due(state: TrainState) -> None:
+    """Every ``run.eval_every`` iterations and at the last one: the official WIDER FACE AP on
+    the validation split (main process), its predictions written to ``eval_<iteration>/``."""
+    cfg, it = state.cfg, state.iteration
+    if not (it % cfg.run.eval_every == 0 or (it == state.end and it == cfg.optim.max_iters)):
+        return
+    if state.info.is_main:
+        gt_dir = state.root / "eval_tools" / "ground_truth"
+        if (gt_dir / "wider_face_val.mat").exists():
+            ap, preds, unreadable = evaluate_widerface(
+                ckpt.unwrap_model(state.model),
+                state.root / "WIDER_val" / "images",
+                gt_dir,
+                max_images=cfg.run.eval_max_images,
+                progress=state.progress,
             )
-            if not math.isnan(grad_norm):
-                record["grad_norm"] = grad_norm
-            logger.log("train", iteration, record)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.2g}")
-            sums, window_images, window_start = {}, 0, time.perf_counter()
-        if cfg.run.diag_every and iteration % cfg.run.diag_every == 0:
-            diag = mining_diagnostics(
-                sup.match,
-                sup.pred_boxes,
-                batch.gt_boxes,
-                batch.gt_valid,
-                top_k=cfg.matching.top_k,
-                hq_iou_thr=cfg.matching.high_quality_iou_thr,
-            )
-            logger.log("diagnostics", iteration, diag)
-        last = iteration == end
-        if info.is_main and (iteration % cfg.run.checkpoint_every == 0 or last):
-            _save(out_dir, model, optimizer, scheduler, scaler, iteration, cfg)
-        if iteration % cfg.run.eval_every == 0 or (last and iteration == max_iters):
-            if info.is_main:
-                evaluated = _evaluate(model, root, cfg, iteration, out_dir, progress)
-                if evaluated is not None:
-                    metrics, result.predictions = evaluated
-                    logger.log("eval", iteration, metrics)
-                    result.ap = {k[3:]: v for k, v in metrics.items() if k.startswith("ap_")}
-            barrier(info)
-        if last:
+            wider_eval.write_predictions(state.out_dir / f"eval_{it:07d}", preds)
+            metrics = {f"ap_{k}": v for k, v in ap.items()}
+            state.logger.log("eval", it, {**metrics, "unreadable_images": unreadable})
+            state.result.ap = dict(ap)
+            state.result.predictions = preds
+    barrier(state.info)
+
+
+def _loop(state: TrainState, stop_at: int | None) -> None:
+    max_iters = state.cfg.optim.max_iters
+    state.end = max_iters if stop_at is None else min(stop_at, max_iters)
+    state.result = TrainResult(iterations=state.iteration, output_dir=state.out_dir)
+    bar = progress_bar(max_iters, "train", state.progress, initial=state.iteration, leave=True)
+    state.model.train()
+    state.window = _Window()
+    batches = _batches(state.loader, state.iteration) if state.iteration < state.end else iter(())
+    for epoch, batch in batches:
+        if state.iteration >= state.end:
+            break
+        batch = batch.to(state.device)
+        sup, grad_norm = train_step(state, batch)
+        bar.update(1)
+        log_progress(state, epoch, grad_norm, bar)
+        log_diagnostics(state, sup, batch)
+        save_if_due(state)
+        evaluate_if_due(state)
+        if state.iteration == state.end:
             break
     bar.close()
-    result.iterations = iteration
-    result.model = ckpt.unwrap_model(model)
-    result.data_root = root
-    return result
 
 
-def _save(out_dir, model, optimizer, scheduler, scaler, iteration, cfg) -> None:
-    from hambox_torch.engine.config import config_to_dict
+def train(
+    cfg: Config,
+    *,
+    matcher=None,
+    loss=None,
+    resume: bool | str = False,
+    progress: bool = True,
+    stop_at: int | None = None,
+    backend: str = "auto",
+) -> TrainResult:
+    """Train a detector as ``cfg`` says.
 
-    ckpt.save_checkpoint(
-        out_dir / f"ckpt_{iteration:07d}.pt",
-        model=model,  # save_checkpoint unwraps DDP itself
-        optimizer=optimizer,
-        scheduler=scheduler,
-        scaler=scaler,
-        iteration=iteration,
-        config=config_to_dict(cfg),
-    )
-    ckpt.prune_checkpoints(out_dir, keep=3)
+    Parameters
+    ----------
+    cfg : Config
+        The resolved configuration (see :mod:`hambox_torch.recipe.config`).
+    matcher : matcher, optional
+        The face branch's matcher; default: the config's ``matching`` section. Any object
+        with the matcher contract of :mod:`hambox_torch.pipeline.supervision` works.
+    loss : loss, optional
+        The face branch's loss; default: the config's ``loss`` section. Any object with the
+        loss contract works.
+    resume : bool or str
+        ``True``: continue from the newest checkpoint in ``run.output_dir`` (start afresh if
+        there is none); a path: continue from that checkpoint.
+    progress : bool
+        Progress bars (main process only).
+    stop_at : int, optional
+        Stop after this many iterations (a checkpoint is written), as if interrupted; the
+        schedule still runs to ``optim.max_iters`` on resume.
+    backend : {"auto", "core", "torch"}
+        Matcher backend for hambox's matchers (see :class:`~hambox_torch.pipeline.BatchMatcher`).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ConfigError
+        A setting of the loop is out of range (nothing is written).
+    NonFiniteLossError
+        The run diverged.
+    """
+    t_start = time.perf_counter()
+    check_training_config(cfg)
+    info = init_distributed(cfg.run.device)
+    try:
+        state = build_state(
+            cfg, info, matcher=matcher, loss=loss, backend=backend, progress=progress
+        )
+        start_run(state, resume)
+        try:
+            restore(state, resume)
+            if info.distributed:
+                device = state.device
+                state.model = torch.nn.parallel.DistributedDataParallel(
+                    state.model, device_ids=[device.index] if device.type == "cuda" else None
+                )
+            _loop(state, stop_at)
+        finally:
+            state.logger.close()
+        result = state.result
+        result.iterations = state.iteration
+        result.model = ckpt.unwrap_model(state.model)
+        result.data_root = state.root
+        result.seconds = time.perf_counter() - t_start
+        result.history = state.logger.history
+        return result
+    finally:
+        shutdown(info)

@@ -8,13 +8,18 @@
   voting, as the S3FD / PyramidBox / DSFD test scripts).
 - :mod:`hambox_torch.inference.predictions` — WIDER FACE prediction folders with their
   ``protocol.json``.
+- :mod:`hambox_torch.inference.widerface` — :func:`evaluate_widerface`, a detector's official
+  AP on a WIDER-format validation split.
 
-The command-line front ends are ``hambox detect`` and ``hambox eval``.
+Built on :mod:`hambox_torch.pipeline` (the detection step) and :mod:`hambox_torch.recipe`
+(loading a checkpoint); importing it loads nothing of the training loop. The command-line
+front ends are ``hambox detect`` and ``hambox eval``.
 """
 
-from .detector import Detections, Detector, as_image_tensor, load_detector, resolve_device
+from .detector import Detections, Detector, as_image_tensor
 from .predictions import PROTOCOL_FILE, wider_rows, write_prediction_folder, write_protocol_json
 from .protocols import PROTOCOLS, VGA, MultiScaleFlip, Protocol, SingleScale, box_vote, get_protocol
+from .widerface import evaluate_widerface, first_images
 
 __all__ = [
     "PROTOCOLS",
@@ -27,9 +32,9 @@ __all__ = [
     "SingleScale",
     "as_image_tensor",
     "box_vote",
+    "evaluate_widerface",
+    "first_images",
     "get_protocol",
-    "load_detector",
-    "resolve_device",
     "wider_rows",
     "write_prediction_folder",
     "write_protocol_json",

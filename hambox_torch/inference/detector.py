@@ -11,16 +11,18 @@ import dataclasses
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from hambox_torch.engine.evaluate import DetectionSettings, detect_images
-from hambox_torch.inference.protocols import Protocol, get_protocol
+from hambox_torch.pipeline.detection import DetectionSettings, detect_images, padded_size
+from hambox_torch.recipe.devices import resolve_device
+from hambox_torch.recipe.loading import load_detector
 
-__all__ = ["Detections", "Detector", "as_image_tensor", "load_detector", "resolve_device"]
+from .protocols import Protocol, get_protocol
+
+__all__ = ["Detections", "Detector", "as_image_tensor"]
 
 
 class Detections(NamedTuple):
@@ -36,33 +38,6 @@ class Detections(NamedTuple):
 
     boxes: np.ndarray
     scores: np.ndarray
-
-
-def resolve_device(name) -> torch.device:
-    """``"auto"`` (CUDA when available, else CPU), or a torch device name that exists here.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not a device name, or names CUDA on a machine without it.
-
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    """
-    if isinstance(name, torch.device):
-        device = name
-    elif name == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        try:
-            device = torch.device(name)
-        except (RuntimeError, TypeError):
-            raise ValueError(
-                f"device {name!r} is not a torch device (cpu, cuda, cuda:1, auto)"
-            ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r}: CUDA is not available here")
-    return device
 
 
 def _check_float(values, name: str) -> None:
@@ -136,44 +111,6 @@ def as_image_tensor(image, name: str = "image") -> torch.Tensor:
     return tensor.float()
 
 
-def load_detector(path, device="cpu"):
-    """The detector of a checkpoint (built from its config, with its weights) and the config.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A checkpoint written by :func:`hambox_torch.engine.checkpoint.save_checkpoint`.
-    device : str or torch.device
-
-    Returns
-    -------
-    (HAMBoxDetector, Config)
-        The model on ``device`` in eval mode; the checkpoint's training config.
-
-    Raises
-    ------
-    CheckpointError
-        Missing, corrupted or foreign file, no config in it, or weights that do not fit.
-    """
-    from hambox_torch.engine.checkpoint import CheckpointError, _load_model, load_checkpoint
-    from hambox_torch.engine.config import ConfigError, config_from_dict
-    from hambox_torch.engine.train import build_model
-
-    path = Path(path)
-    payload = load_checkpoint(path, restore_rng=False)
-    if not isinstance(payload.get("config"), dict):
-        raise CheckpointError(f"{path} holds no training config to build the detector from")
-    try:
-        cfg = config_from_dict(payload["config"], source=os.fspath(path))
-    except ConfigError as exc:
-        raise CheckpointError(f"the config stored in {path} is not valid: {exc}") from None
-    # The weights come from the checkpoint: never read the backbone's ImageNet file.
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained_path=None))
-    model = build_model(cfg)
-    _load_model(model, payload["model"], path)
-    return model.to(device).eval(), cfg
-
-
 class Detector:
     """Faces in images of any size, under a named test protocol.
 
@@ -236,8 +173,8 @@ class Detector:
 
     @classmethod
     def from_checkpoint(cls, path, device="cpu", **kwargs) -> Detector:
-        """A detector from a checkpoint (see :func:`load_detector`); other keyword arguments
-        go to :class:`Detector`.
+        """A detector from a checkpoint (see :func:`hambox_torch.recipe.load_detector`); other
+        keyword arguments go to :class:`Detector`.
 
         Raises
         ------
@@ -327,7 +264,8 @@ class Detector:
         """The single-scale step: images batched with others of the same padded size."""
         stride = max(self.model.anchor_generator.strides)
         padded = [
-            (math.ceil(im.shape[1] / stride), math.ceil(im.shape[2] / stride)) for im in images
+            (padded_size(int(im.shape[1]), stride), padded_size(int(im.shape[2]), stride))
+            for im in images
         ]
         results: list = [None] * len(images)
         for size in sorted(set(padded)):

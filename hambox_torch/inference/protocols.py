@@ -7,11 +7,11 @@ in three ways. Each protocol here is a small object with a :attr:`~Protocol.name
 function from a list of images to per-image ``(boxes, scores)`` at those images' own sizes
 (:class:`hambox_torch.inference.Detector` supplies one that runs the model, pads to the largest
 anchor stride, decodes and applies NMS with its
-:class:`~hambox_torch.engine.evaluate.DetectionSettings`). The protocols only resize, flip,
+:class:`~hambox_torch.pipeline.DetectionSettings`). The protocols only resize, flip,
 map boxes back and merge.
 
 ``single`` — :class:`SingleScale`
-    Each image at its original size (what :func:`hambox_torch.engine.evaluate.detect_images`
+    Each image at its original size (what :func:`hambox_torch.pipeline.detect_batch`
     does). The HAMBox paper's WIDER FACE numbers are multi-scale; this is the protocol of the
     training loop's evaluations.
 

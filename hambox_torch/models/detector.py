@@ -23,7 +23,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from hambox_core.anchors import AnchorGenerator as _CoreAnchorGenerator
+from hambox_core._validation import check_positive_int
+from hambox_core.anchors import AnchorGenerator as CoreAnchorGenerator
 from hambox_torch.anchors import AnchorGenerator
 
 from .backbones import build_backbone
@@ -66,7 +67,7 @@ def _torch_generator(generator) -> AnchorGenerator:
         return AnchorGenerator()
     if isinstance(generator, AnchorGenerator):
         return generator
-    if isinstance(generator, _CoreAnchorGenerator):
+    if isinstance(generator, CoreAnchorGenerator):
         return AnchorGenerator(
             generator.strides, generator.base_sizes, generator.scale, generator.ratios
         )
@@ -153,6 +154,10 @@ class HAMBoxDetector(nn.Module):
         anchor_generator: AnchorGenerator | None = None,
     ) -> None:
         super().__init__()
+        check_positive_int(channels, "channels")
+        check_positive_int(head_convs, "head_convs")
+        if not (isinstance(prior_prob, int | float) and 0 < prior_prob < 1):
+            raise ValueError(f"prior_prob must be in (0, 1), got {prior_prob!r}")
         self.anchor_generator = _torch_generator(anchor_generator)
         self.backbone = build_backbone(backbone, pretrained_path)
         trunk_strides = tuple(self.backbone.strides)
@@ -162,7 +167,7 @@ class HAMBoxDetector(nn.Module):
         trunk_channels = tuple(self.backbone.out_channels[self.first_trunk_level :])
         self.extra = ExtraLevels(trunk_channels[-1], channels, num_extra)
         # The top-down path starts at the trunk's top (stride 32): the extra levels above it are
-        # never fused into finer ones (DESIGN.md: "top-down fusion starts below the top two
+        # never fused into finer ones (the recipe: "top-down fusion starts below the top two
         # levels").
         self.lfpn = LFPN(
             trunk_channels + (channels,) * num_extra,

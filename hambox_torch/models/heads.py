@@ -1,8 +1,9 @@
 """Classification and box-regression heads, shared by every pyramid level.
 
 A head maps each level's (B, nA * C, h, w) prediction map to rows in the anchor order of
-DESIGN.md: level-major (finest first), then row-major over the map (``y``, then ``x``), then
-anchor shape fastest. The channel ``a * C + c`` of a map holds value ``c`` of anchor shape ``a``.
+:doc:`/guide/concepts`: level-major (finest first), then row-major over the map (``y``, then
+``x``), then anchor shape fastest. The channel ``a * C + c`` of a map holds value ``c`` of
+anchor shape ``a``.
 
 Two kinds (HAMBox section 4 uses the first, RetinaNet the second):
 

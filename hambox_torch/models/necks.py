@@ -4,8 +4,8 @@
   3x3 stride-2 convolutions, padding 1, so sizes stay ``ceil(H / s)``.
 - :class:`LFPN` is PyramidBox's low-level feature pyramid: a top-down path like FPN's that
   starts at a middle level instead of the top one, because the top levels see regions with
-  little context and would add noise for small faces (HAMBox section 4; DESIGN.md: "top-down
-  fusion starts below the top two levels").
+  little context and would add noise for small faces (HAMBox section 4; :doc:`/guide/training`:
+  the top-down fusion starts below the top two levels).
 - :class:`SSH` is the context module of the SSH detector, applied per level.
 """
 

@@ -14,7 +14,7 @@ import hambox_torch.boxes as tb
 from hambox_torch.anchors import AnchorGenerator
 
 # One tolerance table (float32): exact where the operations are the same IEEE operations,
-# rtol/atol of DESIGN.md where log/exp implementations may differ by an ulp.
+# rtol/atol of docs/guide/choices.rst where log/exp implementations may differ by an ulp.
 RTOL, ATOL = 1e-5, 1e-6
 
 

@@ -232,3 +232,62 @@ def test_hambox_needs_pred_boxes_of_the_right_shape(pred):
     args = (torch.zeros(5, 4), torch.zeros(1, 1, 4), torch.ones(1, 1, dtype=torch.bool))
     with pytest.raises(ValueError, match="pred_boxes"):
         tm.HAMBoxMatcher()(*args, pred)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@given(
+    batches(max_faces=10, hw_range=(32, 128)),
+    st.lists(box_arrays(max_n=3, lo=-20, hi=140, max_size=80), min_size=4, max_size=4),
+    st.sampled_from([0.5, 0.0, 0.25, 1.0]),
+    st.integers(1, 4),
+)
+def test_ignore_regions_equal_core(device, batch, regions_per_image, ioa_thr, k):
+    """Ignore regions, padded per image: the torch rule equals the core's, for every strategy
+    (the second step may still take an ignored anchor in both)."""
+    gen, hw, faces, pred = batch
+    regions_per_image = regions_per_image[: len(faces)]
+    anchors_np = grid_anchors_np(gen, hw)
+    anchors = gen.grid_anchors(hw, device=device)
+    gt, valid = pad(faces)
+    regions, region_valid = pad(regions_per_image, fill=40.0)
+    pairs = [
+        (tm.SMSMatcher(ignore_ioa_thr=ioa_thr), hambox_core.SMSMatcher(ignore_ioa_thr=ioa_thr)),
+        (tm.DMSMatcher(ignore_ioa_thr=ioa_thr), hambox_core.DMSMatcher(ignore_ioa_thr=ioa_thr)),
+        (
+            tm.NAMSMatcher(k, 0.1, ignore_ioa_thr=ioa_thr),
+            hambox_core.NAMSMatcher(k, 0.1, ignore_ioa_thr=ioa_thr),
+        ),
+        (
+            tm.HAMBoxMatcher(top_k=k, online_iou_thr=0.3, ignore_ioa_thr=ioa_thr),
+            hambox_core.HAMBoxMatcher(top_k=k, online_iou_thr=0.3, ignore_ioa_thr=ioa_thr),
+        ),
+    ]
+    pred_t = torch.from_numpy(np.stack(pred)).to(device)
+    for torch_matcher, core_matcher in pairs:
+        out = torch_matcher(
+            anchors,
+            gt.to(device),
+            valid.to(device),
+            pred_t,
+            gt_ignore=regions.to(device),
+            ignore_valid=region_valid.to(device),
+        )
+        for b, f in enumerate(faces):
+            want = core_matcher(anchors_np, f, pred_boxes=pred[b], gt_ignore=regions_per_image[b])
+            for name in ("labels", "matched_gt", "compensated", "quality"):
+                np.testing.assert_array_equal(
+                    getattr(out, name)[b].cpu().numpy(),
+                    getattr(want, name),
+                    err_msg=f"{torch_matcher!r}.{name}",
+                )
+
+
+def test_ignore_region_arguments_are_checked():
+    anchors = AnchorGenerator().grid_anchors((32, 32))
+    gt, valid = pad([np.zeros((0, 4), np.float32)])
+    with pytest.raises(ValueError, match="gt_ignore"):
+        tm.SMSMatcher()(anchors, gt, valid, gt_ignore=torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="ignore_valid"):
+        tm.SMSMatcher()(
+            anchors, gt, valid, gt_ignore=torch.zeros(1, 2, 4), ignore_valid=torch.ones(1, 3)
+        )

@@ -1,5 +1,5 @@
 """Plain references of the losses in :mod:`hambox_core.losses`, written from paper Eq. 1, 2 and
-DESIGN.md with Python loops and :mod:`math`, one anchor at a time, in float64.
+docs/guide/loss.rst with Python loops and :mod:`math`, one anchor at a time, in float64.
 
 No input checks: callers pass valid data. Sums use :func:`math.fsum` (exactly rounded), so the
 fast code's summation order only costs it a few ulps against these.
@@ -71,7 +71,7 @@ def ref_regression_aware_focal_loss(
     gamma=2.0,
     beta=1.0 / 9.0,
 ) -> tuple[float, float]:
-    """Paper Eq. 1 and 2 anchor by anchor (see DESIGN.md, "Losses")."""
+    """Paper Eq. 1 and 2 anchor by anchor (docs/guide/loss.rst)."""
     cls_psi, loc_psi = [], []  # compensated anchors
     cls_omega, loc_omega = [], []  # normal positives + background
     n_com = 0

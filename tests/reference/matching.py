@@ -1,5 +1,5 @@
 """Dense, loop-based reference of the four matching strategies, written from the paper's
-Algorithm 1 and DESIGN.md without any of the library's pruning.
+Algorithm 1 and docs/guide/choices.rst without any of the library's pruning.
 
 IoU matrices are dense (A, G) float32 from ``box_iou`` (the IoU convention itself, checked by
 hand in test_boxes.py). Thresholds are rounded to float32 before comparing, as the contract says.

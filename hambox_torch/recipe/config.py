@@ -3,7 +3,7 @@
 A :class:`Config` is seven sections of plain values (:class:`ModelConfig`,
 :class:`AnchorConfig`, :class:`MatchingConfig`, :class:`LossConfig`, :class:`DataConfig`,
 :class:`OptimConfig`, :class:`RunConfig`) plus a ``name`` and free-form ``notes``. The defaults
-are the paper's recipe (section 4.1; DESIGN.md "Detector and recipe"), so ``Config()`` is the
+are the paper's recipe (section 4.1; :doc:`/guide/training`), so ``Config()`` is the
 HAMBox + RAL baseline detector without the Table 4 extras.
 
 YAML files may set any subset of keys; unset keys keep their defaults::
@@ -26,7 +26,8 @@ Rules, applied by :func:`load_config`:
   then the overrides. Cycles are errors.
 - ``name`` defaults to the stem of the file given to :func:`load_config` (``"hambox"``
   without a file) unless a file or an override sets it.
-- The result is checked by :func:`validate` (ranges and cross-field rules).
+- The result is checked by :func:`validate`, which builds the components the config describes
+  (their constructors hold the ranges).
 
 Overrides are ``KEY=VALUE`` strings with a dotted key; the value is read with
 ``yaml.safe_load``, so ``optim.lr=0.02``, ``model.ssh=true``, ``anchors.ratios=[1,1.5]`` and
@@ -69,6 +70,7 @@ __all__ = [
     "OptimConfig",
     "RunConfig",
     "add_config_arguments",
+    "component_problem",
     "config_from_args",
     "config_from_dict",
     "config_to_dict",
@@ -84,10 +86,15 @@ DEFAULT_NAME = "hambox"
 class ConfigError(ValueError):
     """A configuration file, override or value is invalid; the message names the key."""
 
+    @classmethod
+    def listing(cls, name: str, problems: list[str]) -> ConfigError:
+        """One error listing ``problems`` (``"key: message"`` lines) of config ``name``."""
+        return cls(f"invalid config {name!r}:\n  " + "\n  ".join(problems))
+
 
 @dataclass
 class ModelConfig:
-    """The detector (DESIGN.md "Detector and recipe").
+    """The detector (paper section 4; :doc:`/guide/training`).
 
     Attributes
     ----------
@@ -147,7 +154,7 @@ class AnchorConfig:
 
 @dataclass
 class MatchingConfig:
-    """The anchor matcher (paper 3.2; DESIGN.md "Matching").
+    """The anchor matcher (paper 3.2; :doc:`/guide/strategies`).
 
     Attributes
     ----------
@@ -164,9 +171,9 @@ class MatchingConfig:
         HAMBox T: IoU a predicted box needs to be mined.
     high_quality_iou_thr : float
         Background anchors whose prediction reaches this IoU with a face are ignored (Eq. 1).
-    nams_num_per_face : int
+    num_per_face : int
         NAMS N.
-    nams_low_iou_thr : float
+    low_iou_thr : float
         NAMS lower IoU bound for compensated anchors.
     """
 
@@ -176,13 +183,13 @@ class MatchingConfig:
     top_k: int = 3
     online_iou_thr: float = 0.8
     high_quality_iou_thr: float = 0.5
-    nams_num_per_face: int = 3
-    nams_low_iou_thr: float = 0.1
+    num_per_face: int = 3
+    low_iou_thr: float = 0.1
 
 
 @dataclass
 class LossConfig:
-    """Classification and box losses (paper 3.3; DESIGN.md "Losses").
+    """Classification and box losses (paper 3.3; :doc:`/guide/loss`).
 
     Attributes
     ----------
@@ -713,18 +720,41 @@ def _check_types(config: Config) -> None:
             _coerce(value, hints[f.name], f"{section}.{f.name}", None)
 
 
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+def component_problem(section: str, exc: Exception) -> str:
+    """A component's error as a config problem, ``section.param: message``.
+
+    Components name their parameter first (``pos_iou_thr must lie in [0, 1], got 2``, or
+    ``image_size: ...``); when the first word is a field of ``section`` it becomes the key,
+    else the section is.
+
+    >>> component_problem("optim", ValueError("lr must be positive, got -1"))
+    'optim.lr: must be positive, got -1'
+    >>> component_problem("anchors", ValueError("strides and base_sizes differ in length"))
+    'anchors.strides: strides and base_sizes differ in length'
+    """
+    message = str(exc)
+    names = {f.name for f in dataclasses.fields(SECTIONS[section])}
+    first, _, rest = message.partition(" ")
+    name = first.rstrip(":")
+    if name not in names or not rest:
+        return f"{section}: {message}"
+    if first.endswith(":") or rest.startswith("must"):
+        return f"{section}.{name}: {rest}"
+    return f"{section}.{name}: {message}"
 
 
 def validate(config: Config) -> Config:
-    """Check types, ranges and cross-field rules; raise one :class:`ConfigError` listing
-    every problem, each naming its dotted key.
+    """Check types, then build the recipe's components from the config; raise one
+    :class:`ConfigError` listing every problem, each naming its dotted key.
 
-    Checks include: the choice fields (strategy, loss kind, fusion, head); positive sizes,
-    strides, channels, batch size, iterations; ``len(strides) == len(base_sizes)`` and strides
-    increasing; IoU thresholds in (0, 1] with ``neg_iou_thr <= pos_iou_thr``; probabilities in
-    [0, 1]; ``lr_steps`` strictly increasing and below ``max_iters``; ``warmup_iters`` below
-    ``max_iters``; finite floats.
+    The ranges are the components' own: the anchor generator, the matcher and the loss
+    (:mod:`hambox_torch.recipe.components`), the detector (built on the ``meta`` device, so no
+    memory is used and no weight file is read) and the training transforms check their
+    parameters in their constructors, and this function reports what they raise. So a config
+    and the component it builds cannot disagree. The training loop's own settings
+    (``optim``, ``run``, ``loss.loc_weight``, ``data.batch_size``, ``data.workers``) are
+    checked the same way by :func:`hambox_torch.engine.check_training_config`, before
+    a run writes anything.
 
     Returns
     -------
@@ -734,20 +764,19 @@ def validate(config: Config) -> Config:
     Examples
     --------
     >>> cfg = Config()
-    >>> cfg.optim.lr_steps = (150_000,)
+    >>> cfg.matching.pos_iou_thr = 1.5
     >>> validate(cfg)
     Traceback (most recent call last):
     ...
-    hambox_torch.engine.config.ConfigError: invalid config 'hambox':
-      optim.lr_steps: every step must be below optim.max_iters=140000, got (150000,)
+    hambox_torch.recipe.config.ConfigError: invalid config 'hambox':
+      matching.pos_iou_thr: must lie in [0, 1], got 1.5
     """
+    from hambox_torch.data.transforms import train_transforms
+
+    from . import components
+
     _check_types(config)
     problems: list[str] = []
-
-    def need(ok: bool, key: str, message: str) -> None:
-        if not ok:
-            problems.append(f"{key}: {message}")
-
     for section, cls in SECTIONS.items():
         obj = getattr(config, section)
         for f in dataclasses.fields(cls):
@@ -755,137 +784,51 @@ def validate(config: Config) -> Config:
             values = value if isinstance(value, tuple) else (value,)
             if any(isinstance(v, float) and not math.isfinite(v) for v in values):
                 problems.append(f"{section}.{f.name}: must be finite, got {value!r}")
+    if problems:  # the components would only repeat these
+        raise ConfigError.listing(config.name, problems)
 
-    m, a, mt = config.model, config.anchors, config.matching
-    lo, d, o, r = config.loss, config.data, config.optim, config.run
-
-    need(config.name.strip() != "", "name", "must not be empty")
-    need(m.backbone.strip() != "", "model.backbone", "must not be empty")
-    need(
-        m.pretrained_path is None or m.pretrained_path.strip() != "",
-        "model.pretrained_path",
-        "must be a file path or null",
+    if config.name.strip() == "":
+        problems.append("name: must not be empty")
+    for key in ("model.pretrained_path", "data.root"):
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value is not None and value.strip() == "":
+            problems.append(f"{key}: must be a path or null")
+    d = config.data
+    checks = (
+        ("anchors", lambda: components.build_anchor_generator(config.anchors)),
+        ("matching", lambda: components.build_matcher(config.matching)),
+        ("loss", lambda: components.build_loss(config.loss)),
+        (
+            "model",
+            lambda: components.build_model(
+                config.model, config.anchors, device="meta", pretrained=False
+            ),
+        ),
+        (
+            "data",
+            lambda: train_transforms(
+                d.image_size,
+                das_prob=d.das_prob,
+                flip_prob=d.flip_prob,
+                min_face=d.min_face,
+                photometric=d.photometric,
+            ),
+        ),
     )
-    need(m.channels >= 1, "model.channels", f"must be >= 1, got {m.channels}")
-    need(m.head_convs >= 1, "model.head_convs", f"must be >= 1, got {m.head_convs}")
-    need(0 < m.prior_prob < 1, "model.prior_prob", f"must be in (0, 1), got {m.prior_prob}")
-
-    need(len(a.strides) >= 1, "anchors.strides", "must name at least one level")
-    need(all(s >= 1 for s in a.strides), "anchors.strides", f"must be >= 1, got {a.strides}")
-    need(
-        all(s1 < s2 for s1, s2 in zip(a.strides, a.strides[1:], strict=False)),
-        "anchors.strides",
-        f"must increase (finest level first), got {a.strides}",
-    )
-    need(
-        len(a.base_sizes) == len(a.strides),
-        "anchors.base_sizes",
-        f"must have one size per stride ({len(a.strides)}), got {len(a.base_sizes)}",
-    )
-    need(
-        all(b > 0 for b in a.base_sizes),
-        "anchors.base_sizes",
-        f"must be positive, got {a.base_sizes}",
-    )
-    need(a.scale > 0, "anchors.scale", f"must be positive, got {a.scale}")
-    need(
-        len(a.ratios) >= 1 and all(x > 0 for x in a.ratios),
-        "anchors.ratios",
-        f"must be one or more positive numbers, got {a.ratios}",
-    )
-
-    need(
-        0 < mt.pos_iou_thr <= 1, "matching.pos_iou_thr", f"must be in (0, 1], got {mt.pos_iou_thr}"
-    )
-    if mt.neg_iou_thr is not None:
-        need(
-            0 <= mt.neg_iou_thr <= mt.pos_iou_thr,
-            "matching.neg_iou_thr",
-            f"must be in [0, pos_iou_thr={mt.pos_iou_thr}], got {mt.neg_iou_thr}",
-        )
-    need(mt.top_k >= 1, "matching.top_k", f"must be >= 1, got {mt.top_k}")
-    for key in ("online_iou_thr", "high_quality_iou_thr"):
-        value = getattr(mt, key)
-        need(0 < value <= 1, f"matching.{key}", f"must be in (0, 1], got {value}")
-    need(
-        mt.nams_num_per_face >= 1,
-        "matching.nams_num_per_face",
-        f"must be >= 1, got {mt.nams_num_per_face}",
-    )
-    need(
-        0 <= mt.nams_low_iou_thr < 1,
-        "matching.nams_low_iou_thr",
-        f"must be in [0, 1), got {mt.nams_low_iou_thr}",
-    )
-
-    need(lo.alpha <= 1, "loss.alpha", f"must be <= 1 (negative disables it), got {lo.alpha}")
-    need(lo.gamma >= 0, "loss.gamma", f"must be >= 0, got {lo.gamma}")
-    need(lo.beta >= 0, "loss.beta", f"must be >= 0, got {lo.beta}")
-    need(lo.loc_weight >= 0, "loss.loc_weight", f"must be >= 0, got {lo.loc_weight}")
-
-    need(d.root is None or d.root.strip() != "", "data.root", "must be a folder or null")
-    need(d.image_size >= 1, "data.image_size", f"must be >= 1, got {d.image_size}")
-    need(d.batch_size >= 1, "data.batch_size", f"must be >= 1, got {d.batch_size}")
-    need(d.workers >= 0, "data.workers", f"must be >= 0, got {d.workers}")
-    for key in ("das_prob", "flip_prob"):
-        value = getattr(d, key)
-        need(0 <= value <= 1, f"data.{key}", f"must be a probability in [0, 1], got {value}")
-    need(d.min_face >= 0, "data.min_face", f"must be >= 0, got {d.min_face}")
-
-    need(o.lr > 0, "optim.lr", f"must be positive, got {o.lr}")
-    need(0 <= o.momentum < 1, "optim.momentum", f"must be in [0, 1), got {o.momentum}")
-    need(o.weight_decay >= 0, "optim.weight_decay", f"must be >= 0, got {o.weight_decay}")
-    need(o.max_iters >= 1, "optim.max_iters", f"must be >= 1, got {o.max_iters}")
-    need(all(s >= 1 for s in o.lr_steps), "optim.lr_steps", f"must be >= 1, got {o.lr_steps}")
-    need(
-        all(s1 < s2 for s1, s2 in zip(o.lr_steps, o.lr_steps[1:], strict=False)),
-        "optim.lr_steps",
-        f"must be strictly increasing, got {o.lr_steps}",
-    )
-    need(
-        all(s < o.max_iters for s in o.lr_steps),
-        "optim.lr_steps",
-        f"every step must be below optim.max_iters={o.max_iters}, got {o.lr_steps}",
-    )
-    need(0 < o.lr_gamma <= 1, "optim.lr_gamma", f"must be in (0, 1], got {o.lr_gamma}")
-    need(
-        0 <= o.warmup_iters < o.max_iters,
-        "optim.warmup_iters",
-        f"must be in [0, optim.max_iters={o.max_iters}), got {o.warmup_iters}",
-    )
-    need(
-        0 < o.warmup_factor <= 1, "optim.warmup_factor", f"must be in (0, 1], got {o.warmup_factor}"
-    )
-    need(
-        o.grad_clip is None or o.grad_clip > 0,
-        "optim.grad_clip",
-        f"must be positive or null, got {o.grad_clip}",
-    )
-
-    need(r.output_dir.strip() != "", "run.output_dir", "must not be empty")
-    need(r.seed >= 0, "run.seed", f"must be >= 0, got {r.seed}")
-    need(
-        _DEVICE.fullmatch(r.device) is not None,
-        "run.device",
-        f"must be auto, cpu, mps, cuda or cuda:N, got {r.device!r}",
-    )
-    need(r.log_every >= 1, "run.log_every", f"must be >= 1, got {r.log_every}")
-    for key in ("eval_every", "checkpoint_every"):
-        value = getattr(r, key)
-        need(
-            value >= 1,
-            f"run.{key}",
-            f"must be >= 1 (above optim.max_iters: only at the end), got {value}",
-        )
-    need(r.diag_every >= 0, "run.diag_every", f"must be >= 0 (0 disables it), got {r.diag_every}")
-    need(
-        r.eval_max_images is None or r.eval_max_images >= 1,
-        "run.eval_max_images",
-        f"must be >= 1 or null, got {r.eval_max_images}",
-    )
-
+    for section, build in checks:
+        if section == "model" and any(p.startswith("anchors") for p in problems):
+            continue  # the model is built on the anchors: one report is enough
+        try:
+            build()
+        except ValueError as exc:
+            message = str(exc)
+            if section == "model" and message.startswith("anchor_generator "):
+                # The detector's rule on the anchor levels: a problem of the anchors section.
+                section, exc = "anchors", ValueError(message[len("anchor_generator ") :])
+            problems.append(component_problem(section, exc))
     if problems:
-        raise ConfigError(f"invalid config {config.name!r}:\n  " + "\n  ".join(problems))
+        raise ConfigError.listing(config.name, problems)
     return config
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "get_rng_state",
     "latest_checkpoint",
     "load_checkpoint",
+    "load_model_state",
     "prune_checkpoints",
     "save_checkpoint",
     "set_rng_state",
@@ -295,7 +296,23 @@ def _read(path: Path, map_location) -> dict:
     return payload
 
 
-def _load_model(model: nn.Module, state: dict, path: Path) -> None:
+def load_model_state(model: nn.Module, state: dict, path) -> None:
+    """Load a checkpoint's model state into ``model`` strictly, or say what does not fit.
+
+    Parameters
+    ----------
+    model : nn.Module
+        DDP / ``torch.compile`` wrappers are unwrapped.
+    state : dict
+        A state dict (a checkpoint's ``"model"`` entry).
+    path : str or path-like
+        The checkpoint the state came from (named in errors).
+
+    Raises
+    ------
+    CheckpointError
+        Missing or unexpected keys (a few named), or a tensor whose shape differs.
+    """
     target = unwrap_model(model)
     expected = target.state_dict()
     missing = [k for k in expected if k not in state]
@@ -356,7 +373,7 @@ def load_checkpoint(
     path = Path(path)
     payload = _read(path, map_location)
     if model is not None:
-        _load_model(model, payload["model"], path)
+        load_model_state(model, payload["model"], path)
     for label, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
         if obj is None:
             continue
