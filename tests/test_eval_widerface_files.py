@@ -125,15 +125,15 @@ def test_a_crashing_reader_is_reported_with_the_file(gt_dir, monkeypatch):
 @pytest.mark.slow
 def test_byte_flipped_mat_files_never_crash_the_caller(gt_dir, tmp_path):
     """Byte-flipped copies of every synthetic file: each either loads or raises a ValueError
-    naming the file, in a process that survives them all. The same files given to
-    ``scipy.io.loadmat`` directly kill some processes (printed, not asserted: it depends on
-    scipy's version)."""
+    naming the file, in a process that survives them all. The first one kills a process that
+    gives it to ``scipy.io.loadmat`` directly (status -11 with scipy 1.x; printed, not
+    asserted, since it depends on scipy's version)."""
     rng = np.random.default_rng(0)
     names = sorted(p.name for p in gt_dir.glob("*.mat"))
     # (file, offset, xor): seeded random flips, and one that segfaulted scipy 1.x's reader in a
     # probe of 300 flips of these files
     flips = [("wider_face_val.mat", 240, 221)]
-    for k in range(31):
+    for k in range(15):
         name = names[k % len(names)]
         size = (gt_dir / name).stat().st_size
         flips.append((name, int(rng.integers(128, size)), int(rng.integers(1, 256))))
@@ -170,16 +170,13 @@ def test_byte_flipped_mat_files_never_crash_the_caller(gt_dir, tmp_path):
     assert run.returncode == 0, run.stderr
     outcomes = json.loads(run.stdout.splitlines()[-1])
     assert all(o in ("loaded", "named") for o in outcomes), outcomes
-    assert outcomes.count("named") >= 8
+    assert outcomes.count("named") >= 5
     raw = "import sys; from scipy.io import loadmat; loadmat(sys.argv[1])"
-    died = sum(
-        subprocess.run(
-            [sys.executable, "-c", raw, os.path.join(case, name)], capture_output=True
-        ).returncode
-        < 0
-        for case, name in cases
-    )
-    print(f"scipy.io.loadmat killed its process on {died} of {len(cases)} flipped files")
+    case, name = cases[0]
+    status = subprocess.run(
+        [sys.executable, "-c", raw, os.path.join(case, name)], capture_output=True
+    ).returncode
+    print(f"scipy.io.loadmat on the first flipped file: exit status {status}")
 
 
 # --------------------------------------------------------------------------------------------
