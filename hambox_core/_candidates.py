@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 from ._numba import njit, njit_inline
-from ._overlap import box_area_f32, ioa_rows, iou_rows
+from ._overlap import box_area_f32, box_geometry, ioa_rows, iou_rows
 from .grids import CX, CY, DEV, FH, FW, NSHAPE, SHAPE, START, SX, SY, H, W
 
 #: Relative amount by which thresholds are lowered before deriving search windows.
@@ -128,16 +128,6 @@ def ioa_window(w_lo, w_hi, h_lo, h_hi, wr, hr, t, slack):
     return (w_hi + wr) * 0.5 - rx + slack, (h_hi + hr) * 0.5 - ry + slack
 
 
-@njit
-def query_geometry(boxes, b):
-    """Centre and size of row ``b`` of a float32 (N, 4) array, in float64."""
-    x0 = np.float64(boxes[b, 0])
-    y0 = np.float64(boxes[b, 1])
-    x1 = np.float64(boxes[b, 2])
-    y1 = np.float64(boxes[b, 3])
-    return (x0 + x1) * 0.5, (y0 + y1) * 0.5, x1 - x0, y1 - y0
-
-
 @njit_inline
 def record(boxes, i, queries, b, area_b, t32, strict, ioa, idx_buf, val_buf, n):
     """Append ``i`` and its overlap with ``queries[b]`` if it passes; returns the new count."""
@@ -216,7 +206,7 @@ def grid_candidates(anchors, groups, queries, b, t, strict, ioa, idx_buf, val_bu
     """
     t32 = np.float32(t)
     full = t <= 0.0 and not strict
-    bcx, bcy, bw, bh = query_geometry(queries, b)
+    bcx, bcy, bw, bh = box_geometry(queries, b)
     area_b = box_area_f32(queries, b)
     # IoU <= min(area) / max(area): groups whose anchors are far too small or too large for
     # the query are skipped before any window arithmetic.
@@ -248,7 +238,7 @@ def grid_best_anchor(anchors, groups, queries, b):
     each is searched only where an anchor can still reach the best IoU found so far, and the
     search stops when no remaining group can. Returns ``(-1, 0)`` when no anchor overlaps.
     """
-    bcx, bcy, bw, bh = query_geometry(queries, b)
+    bcx, bcy, bw, bh = box_geometry(queries, b)
     best_i = -1
     best_v = np.float32(0.0)
     if bw <= 0.0 or bh <= 0.0:
@@ -370,7 +360,7 @@ def tethered_candidates(pred, tethered, groups, queries, b, t, strict, idx_buf, 
     entries already filled and returns the new count.
     """
     t32 = np.float32(t)
-    fcx, fcy, fw, fh = query_geometry(queries, b)
+    fcx, fcy, fw, fh = box_geometry(queries, b)
     if fw <= 0.0 or fh <= 0.0:
         return n
     area_b = box_area_f32(queries, b)
@@ -399,11 +389,7 @@ def tethered_candidates(pred, tethered, groups, queries, b, t, strict, idx_buf, 
             for c in range(c0, c1 + 1):
                 i = row + c * col_step
                 if tethered[i]:
-                    v = iou_rows(pred, i, box_area_f32(pred, i), queries, b, area_b)
-                    if passes(v, t32, strict):
-                        idx_buf[n] = i
-                        val_buf[n] = v
-                        n += 1
+                    n = record(pred, i, queries, b, area_b, t32, strict, False, idx_buf, val_buf, n)
     return n
 
 
@@ -494,7 +480,7 @@ def build_box_index(boxes, members, subset, gt, t_min):
     a_lo = np.inf
     a_hi = 0.0
     for g in range(gt.shape[0]):
-        fcx, fcy, fw, fh = query_geometry(gt, g)
+        fcx, fcy, fw, fh = box_geometry(gt, g)
         area = fw * fh
         if area <= 0.0:
             continue
@@ -631,7 +617,7 @@ def index_candidates(index, queries, b, t, strict, idx_buf, val_buf, n):
     t32 = np.float32(t)
     if meta[4] != 1.0:
         return n
-    fcx, fcy, fw, fh = query_geometry(queries, b)
+    fcx, fcy, fw, fh = box_geometry(queries, b)
     farea = fw * fh
     if farea <= 0.0:
         return n

@@ -1,4 +1,4 @@
-"""Scalar float32 overlap measures used inside numba kernels.
+"""Scalar box geometry and float32 overlap measures used inside numba kernels.
 
 They repeat :func:`hambox_core.boxes.box_iou` and :func:`hambox_core.boxes.box_ioa` operation for
 operation (float32 throughout), so a kernel's IoU equals the dense matrix entry bit for bit.
@@ -11,6 +11,16 @@ import numpy as np
 from ._numba import njit
 
 F32_ZERO = np.float32(0.0)
+
+
+@njit
+def box_geometry(boxes, i):
+    """Centre ``(cx, cy)`` and size ``(w, h)`` of row ``i`` of a float32 (N, 4) array (float64)."""
+    x0 = np.float64(boxes[i, 0])
+    y0 = np.float64(boxes[i, 1])
+    x1 = np.float64(boxes[i, 2])
+    y1 = np.float64(boxes[i, 3])
+    return (x0 + x1) * 0.5, (y0 + y1) * 0.5, x1 - x0, y1 - y0
 
 
 @njit

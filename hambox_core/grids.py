@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._numba import njit
+from ._overlap import box_geometry
 from ._validation import box_array
 
 __all__ = [
@@ -80,24 +81,31 @@ REL_TOL = 2.0**-16
 
 
 @njit
-def _geometry(a, i):
-    """Centre, width and height of anchor ``i`` in float64."""
-    x0 = np.float64(a[i, 0])
-    y0 = np.float64(a[i, 1])
-    x1 = np.float64(a[i, 2])
-    y1 = np.float64(a[i, 3])
-    return (x0 + x1) * 0.5, (y0 + y1) * 0.5, x1 - x0, y1 - y0
-
-
-@njit
 def _near(a, i, cx, cy, w, h, tol_c, tol_x, tol_y):
     """Whether anchor ``i`` has size ``(w, h)`` within ``tol_c`` and centre within the bounds."""
-    ci, di, wi, hi = _geometry(a, i)
+    ci, di, wi, hi = box_geometry(a, i)
     return (
         abs(wi - w) <= tol_c
         and abs(hi - h) <= tol_c
         and abs(ci - cx) <= tol_x
         and abs(di - cy) <= tol_y
+    )
+
+
+@njit
+def _on_line(a, s, stride, m, cx, cy, w, h, tol_c, ex, ey):
+    """Whether anchor ``s + m * stride`` has the size ``(w, h)`` and lies ``m`` steps of
+    ``(ex, ey)`` from ``(cx, cy)`` (within a quarter step)."""
+    return _near(
+        a,
+        s + m * stride,
+        cx + m * ex,
+        cy + m * ey,
+        w,
+        h,
+        tol_c,
+        0.25 * abs(ex) + tol_c,
+        0.25 * abs(ey) + tol_c,
     )
 
 
@@ -108,46 +116,24 @@ def _walk(a, s, stride, count_max, cx, cy, w, h, tol_c, ex, ey):
     on it.
 
     Exponential then binary search over the step count, so O(log count) anchors are read; the
-    offsets are re-estimated from every anchor found on the line. A line with a gap may be cut
-    short; the caller's verification decides.
+    offsets are re-estimated from every anchor the exponential phase finds on the line. A line
+    with a gap may be cut short; the caller's verification decides.
     """
     lo = 1  # anchors 0..lo are on the line
     hi = count_max  # anchor hi is not (or is past the end)
     m = 2
     while m < hi:
-        mid = m
-        if _near(
-            a,
-            s + mid * stride,
-            cx + mid * ex,
-            cy + mid * ey,
-            w,
-            h,
-            tol_c,
-            0.25 * abs(ex) + tol_c,
-            0.25 * abs(ey) + tol_c,
-        ):
-            lo = mid
-            cm, dm, _, _ = _geometry(a, s + mid * stride)
-            ex = (cm - cx) / mid if ex != 0.0 else 0.0
-            ey = (dm - cy) / mid if ey != 0.0 else 0.0
-            m *= 2
-        else:
-            hi = mid
+        if not _on_line(a, s, stride, m, cx, cy, w, h, tol_c, ex, ey):
+            hi = m
             break
+        lo = m
+        cm, dm, _, _ = box_geometry(a, s + m * stride)
+        ex = (cm - cx) / m if ex != 0.0 else 0.0
+        ey = (dm - cy) / m if ey != 0.0 else 0.0
+        m *= 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _near(
-            a,
-            s + mid * stride,
-            cx + mid * ex,
-            cy + mid * ey,
-            w,
-            h,
-            tol_c,
-            0.25 * abs(ex) + tol_c,
-            0.25 * abs(ey) + tol_c,
-        ):
+        if _on_line(a, s, stride, mid, cx, cy, w, h, tol_c, ex, ey):
             lo = mid
         else:
             hi = mid
@@ -162,7 +148,7 @@ def _detect_level(a, s):
     the whole level.
     """
     num = a.shape[0]
-    cx, cy, w, h = _geometry(a, s)
+    cx, cy, w, h = box_geometry(a, s)
     if not (w > 0.0 and h > 0.0):  # also rejects NaN
         return 0, 0, 0, 1.0, 1.0
     tol_c = 1e-4 * (abs(cx) + abs(cy) + w + h) + 1e-6
@@ -171,7 +157,7 @@ def _detect_level(a, s):
     dx = 0.0
     dy = 0.0
     for m in range(1, min(MAX_SHAPES, num - 1 - s) + 1):
-        cb, db, wb, hb = _geometry(a, s + m)
+        cb, db, wb, hb = box_geometry(a, s + m)
         if not (abs(wb - w) <= tol_c and abs(hb - h) <= tol_c):
             continue
         dx = cb - cx
@@ -191,17 +177,17 @@ def _detect_level(a, s):
         fw = _walk(a, s, n, (num - s) // n, cx, cy, w, h, tol_c, dx, 0.0)
         if fw < 2:  # the second location is cut off by the end of the array
             return 0, 0, 0, 1.0, 1.0
-        sx = (_geometry(a, s + (fw - 1) * n)[0] - cx) / (fw - 1)
+        sx = (box_geometry(a, s + (fw - 1) * n)[0] - cx) / (fw - 1)
     step = fw * n
     fh = 1
     sy = 1.0
     if s + step < num:
-        cb, db, wb, hb = _geometry(a, s + step)
+        cb, db, wb, hb = box_geometry(a, s + step)
         dy = db - cy
         if abs(dy) > tol_c and _near(a, s + step, cx, db, w, h, tol_c, 0.25 * abs(sx) + tol_c, 0.0):
             fh = _walk(a, s, step, (num - s) // step, cx, cy, w, h, tol_c, 0.0, dy)
     if fh > 1:
-        sy = (_geometry(a, s + (fh - 1) * step)[1] - cy) / (fh - 1)
+        sy = (box_geometry(a, s + (fh - 1) * step)[1] - cy) / (fh - 1)
     return n, fw, fh, sx, sy
 
 
@@ -302,7 +288,7 @@ def find_grids_kernel(anchors, flat):
                 grown[:ngroups] = groups[:ngroups]
                 groups = grown
             for k in range(n):
-                cx, cy, w, h = _geometry(anchors, s + k)
+                cx, cy, w, h = box_geometry(anchors, s + k)
                 g = groups[ngroups]
                 g[START] = s
                 g[FH] = rows

@@ -253,6 +253,21 @@ def _perturbed(draw, anchors: np.ndarray) -> np.ndarray:
     return out
 
 
+#: What :func:`anchor_arrays` can draw.
+ANCHOR_KINDS = (
+    "grid",
+    "reversed",
+    "float64",
+    "torchvision",
+    "shuffled",
+    "column_major",
+    "perturbed",
+    "mixed",
+    "view",
+    "random",
+)
+
+
 @st.composite
 def anchor_arrays(draw, kinds=None) -> np.ndarray:
     """Anchors as a detector's own code may build them, and boxes that are no grid at all.
@@ -264,18 +279,7 @@ def anchor_arrays(draw, kinds=None) -> np.ndarray:
     non-contiguous view: every other anchor), ``reversed`` (the whole array backwards: negative
     steps) and ``random`` (boxes on no grid).
     """
-    kinds = kinds or [
-        "grid",
-        "reversed",
-        "float64",
-        "torchvision",
-        "shuffled",
-        "column_major",
-        "perturbed",
-        "mixed",
-        "view",
-        "random",
-    ]
+    kinds = kinds or ANCHOR_KINDS
     kind = draw(st.sampled_from(kinds))
     if kind == "random":
         return draw(box_arrays(min_n=0, max_n=300, lo=-20, hi=200, max_size=120))

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import matching as ref
 from strategies import (
+    ANCHOR_KINDS,
     anchor_arrays,
     box_arrays,
     predictions_for,
@@ -118,21 +119,7 @@ def test_hambox_matches_reference(problem, k, data):
     assert_same(result, ref.hambox(anchors, faces, pred, pos, k, online, hq, neg, ignore))
 
 
-KINDS = [
-    "grid",
-    "reversed",
-    "float64",
-    "torchvision",
-    "shuffled",
-    "column_major",
-    "perturbed",
-    "mixed",
-    "view",
-    "random",
-]
-
-
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ANCHOR_KINDS)
 @settings(max_examples=15)
 @given(data=st.data())
 def test_every_anchor_kind_matches_reference_with_every_matcher(kind, data):
