@@ -346,6 +346,10 @@ def test_input_checks():
         F.evaluate({"a": [[0, 0, 5e9, 5, 1]]}, ok_ann, {"a": (9, 9)})
     with pytest.raises(ValueError, match="32-bit"):
         F.evaluate({"a": []}, {"a": [[3e9, 5, 0, 5, 5]]}, {"a": (9, 9)}, rasterization="exact")
+    with pytest.raises(TypeError, match="detections must be a mapping"):
+        F.evaluate([[0, 0, 5, 5, 1]], ok_ann, {"a": (9, 9)})
+    with pytest.raises(TypeError, match="annotations must be a mapping"):
+        F.evaluate({}, None, {})
     for option in ("matching", "rasterization", "detection_format"):
         with pytest.raises(ValueError, match=option):
             F.evaluate({}, {}, {}, **{option: "best"})

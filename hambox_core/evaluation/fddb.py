@@ -407,6 +407,8 @@ def evaluate(
         On malformed arrays, negative sizes, values beyond the program's 32-bit pixel
         coordinates, a missing image size, an unknown option, or where the program would not
         give a result (see the module docstring); the message names the argument and image.
+    TypeError
+        If ``detections`` or ``annotations`` is not a mapping.
     ImportError
         With ``rasterization="opencv"`` when OpenCV is not installed.
 
@@ -423,6 +425,9 @@ def evaluate(
     check_choice(detection_format, "detection_format", DETECTION_FORMATS)
     check_choice(matching, "matching", MATCHINGS)
     check_choice(rasterization, "rasterization", RASTERIZATIONS)
+    for arg, value in (("detections", detections), ("annotations", annotations)):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{arg} must be a mapping of image name to array, got {value!r:.60}")
     if not isinstance(image_sizes, Mapping):
         raise ValueError(
             "image_sizes must map each image name to (height, width): the program draws "
