@@ -413,7 +413,7 @@ class MatchedDetections:
             proposals=proposals,
             true_positives=tp,
             num_faces=faces,
-            ap=voc_ap(recall, precision) if faces else float("nan"),
+            ap=voc_ap(recall, precision, summation="sequential") if faces else float("nan"),
             semantics=self.semantics,
         )
 
