@@ -74,10 +74,9 @@ def synthetic_fddb(seed: int = 0, per_image: int = 100):
                 j = rng.choice([0.05, 0.15, 0.35])
                 bw = 2 * rb * rng.uniform(1 - j, 1 + j)
                 bh = 2 * ra * rng.uniform(1 - j, 1 + j)
-                rows.append(
-                    [cx - bw / 2 + rng.normal(0, j * bw), cy - bh / 2 + rng.normal(0, j * bh)]
-                    + [bw, bh, rng.uniform(0.3, 1.0)]
-                )
+                x = cx - bw / 2 + rng.normal(0, j * bw)
+                y = cy - bh / 2 + rng.normal(0, j * bh)
+                rows.append([x, y, bw, bh, rng.uniform(0.3, 1.0)])
         while len(rows) < per_image:
             s = float(np.exp(rng.uniform(math.log(6), math.log(150))))
             rows.append([rng.uniform(-s / 2, w), rng.uniform(-s / 2, h), s, s, rng.random() * 0.8])
