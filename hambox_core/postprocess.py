@@ -37,6 +37,7 @@ from ._validation import (
     check_fraction,
     check_image_hw,
     check_length,
+    check_non_negative,
     check_variances,
 )
 from .boxes import DEFAULT_VARIANCES, clip_boxes, decode
@@ -270,6 +271,7 @@ def postprocess_detections(
     max_detections: int | None = 750,
     image_hw=None,
     variances=DEFAULT_VARIANCES,
+    min_box_size: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Final detections of one image from the raw outputs of a single-class (face) head.
 
@@ -281,9 +283,12 @@ def postprocess_detections(
        highest-scoring ones (ties: lower anchor index).
     3. Decode only the kept anchors with :func:`hambox_core.boxes.decode` and ``variances``.
     4. If ``image_hw`` is given, clip the boxes to the image (before NMS, as torchvision's
-       detectors do; boxes that collapse to zero area are kept and can still be detections).
-    5. :func:`nms` over all levels together with ``nms_iou_thr`` (ties: lower anchor index).
-    6. Keep the ``max_detections`` highest-scoring survivors.
+       detectors do).
+    5. Drop the boxes narrower or shorter than ``min_box_size`` pixels (``x1 - x0`` and
+       ``y1 - y0`` in float32 against ``float32(min_box_size)``): a box clipped to a sliver at
+       the border, or regressed to nothing, is no detection (and would use up the cap).
+    6. :func:`nms` over all levels together with ``nms_iou_thr`` (ties: lower anchor index).
+    7. Keep the ``max_detections`` highest-scoring survivors.
 
     The defaults are the test-time settings of S3FD and PyramidBox, on which HAMBox's
     evaluation builds: score threshold 0.05, NMS IoU 0.3 and at most 750 detections per image;
@@ -312,6 +317,8 @@ def postprocess_detections(
         ``(height, width)`` to clip the boxes to ``[0, W] x [0, H]``.
     variances : sequence of 4 floats, default (0.1, 0.1, 0.2, 0.2)
         Passed to :func:`~hambox_core.boxes.decode`.
+    min_box_size : float, default 1.0
+        Smallest width and height of a detection, in pixels, >= 0 (0 keeps every box).
 
     Returns
     -------
@@ -362,6 +369,7 @@ def postprocess_detections(
     iou_thr = check_fraction(nms_iou_thr, "nms_iou_thr")
     max_det = check_count(max_detections, "max_detections", allow_none=True)
     hw = None if image_hw is None else check_image_hw(image_hw)
+    min_size = np.float32(check_non_negative(min_box_size, "min_box_size"))
     check_variances(variances)  # validated up front, even when nothing passes the threshold
 
     # Stable sigmoid in float64, rounded once: exp never overflows.
@@ -390,6 +398,9 @@ def postprocess_detections(
     if hw is not None:
         boxes = clip_boxes(boxes, hw)
     cand_scores = scores[cand]
+    if min_size > 0:
+        big = ((boxes[:, 2] - boxes[:, 0]) >= min_size) & ((boxes[:, 3] - boxes[:, 1]) >= min_size)
+        boxes, cand_scores = boxes[big], cand_scores[big]
     keep = _nms_sorted(boxes, _score_order(cand_scores), iou_thr)
     if max_det is not None:
         keep = keep[:max_det]

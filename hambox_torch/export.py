@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hambox_core._validation import check_fraction, check_positive_int
+from hambox_core._validation import check_fraction, check_non_negative, check_positive_int
 
 from .boxes import decode
 from .models.detector import IMAGENET_MEAN, IMAGENET_STD, HAMBoxDetector
@@ -111,17 +111,23 @@ class DecodedDetector(nn.Module):
     (torch.Size([2, 1365, 4]), torch.Size([2, 1365]))
     """
 
-    def __init__(self, model: HAMBoxDetector) -> None:
+    def __init__(self, model: HAMBoxDetector, *, min_box_size: float | None = None) -> None:
         super().__init__()
         if not isinstance(model, HAMBoxDetector):
             raise ValueError(f"model must be a HAMBoxDetector, got {type(model).__name__}")
         self.model = model
+        self.min_box_size = (
+            None if min_box_size is None else check_non_negative(min_box_size, "min_box_size")
+        )
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Tensor[B, 3, H, W] RGB in [0, 1] → boxes Tensor[B, A, 4] (xyxy px), scores Tensor[B, A].
 
         Scores are the sigmoid in float64 rounded to float32, as in
-        :func:`hambox_torch.postprocess.postprocess_detections`.
+        :func:`hambox_torch.postprocess.postprocess_detections`. With ``min_box_size`` (the
+        graph that ends in NMS) the boxes are clipped to the input image and the scores of
+        boxes narrower or shorter than ``min_box_size`` are set to 0, below any score
+        threshold: the post-processing's rule, before NMS.
         """
         generator = self.model.anchor_generator
         stride = max(generator.strides)
@@ -135,6 +141,17 @@ class DecodedDetector(nn.Module):
         anchors = generator.grid_anchors_float64(images.shape[-2:], device=images.device)
         boxes = decode(anchors.to(torch.float32), out.box_deltas)
         scores = face_scores(out.cls_logits)
+        if self.min_box_size is not None:
+            # The input's own size (before padding) as tensors, so the graph stays dynamic.
+            zero = boxes.new_zeros(())
+            w_t, h_t = zero + w, zero + h
+            x0 = torch.minimum(boxes[..., 0].clamp(min=0), w_t)
+            y0 = torch.minimum(boxes[..., 1].clamp(min=0), h_t)
+            x1 = torch.minimum(boxes[..., 2].clamp(min=0), w_t)
+            y1 = torch.minimum(boxes[..., 3].clamp(min=0), h_t)
+            boxes = torch.stack([x0, y0, x1, y1], dim=-1)
+            small = ((x1 - x0) < self.min_box_size) | ((y1 - y0) < self.min_box_size)
+            scores = torch.where(small, torch.zeros_like(scores), scores)
         return boxes, scores
 
 
@@ -146,6 +163,7 @@ def reference_outputs(
     score_thr: float = DetectionSettings.score_thr,
     nms_iou_thr: float = DetectionSettings.nms_iou_thr,
     max_detections: int = DetectionSettings.max_detections,
+    min_box_size: float = DetectionSettings.min_box_size,
 ) -> dict[str, np.ndarray]:
     """What the exported graph should return, computed eagerly in torch.
 
@@ -153,7 +171,8 @@ def reference_outputs(
     :func:`~hambox_torch.pipeline.detect_images` does); boxes are
     ``decode(model.anchors(hw), box_deltas)`` of the padded size ``hw``; with ``nms=True`` the
     detections are :func:`~hambox_torch.postprocess.postprocess_detections`
-    (``pre_nms_top_k=None``) of every image, stacked as the graph's ``detections`` rows.
+    (``pre_nms_top_k=None``, boxes clipped to the input's size, ``min_box_size``) of every
+    image, stacked as the graph's ``detections`` rows.
 
     Parameters
     ----------
@@ -161,7 +180,7 @@ def reference_outputs(
         In eval mode.
     images : Tensor[B, 3, H, W]
         RGB in [0, 1].
-    nms, score_thr, nms_iou_thr, max_detections
+    nms, score_thr, nms_iou_thr, max_detections, min_box_size
         As in :func:`export_onnx`.
 
     Returns
@@ -170,6 +189,7 @@ def reference_outputs(
         ``{"boxes": (B, A, 4), "scores": (B, A)}``, or ``{"detections": (N, 6)}`` with
         ``nms=True``; float32.
     """
+    input_hw = (int(images.shape[-2]), int(images.shape[-1]))
     images = pad_batch(list(images), max(model.anchor_generator.strides))
     hw = (int(images.shape[-2]), int(images.shape[-1]))
     with torch.no_grad():
@@ -188,6 +208,8 @@ def reference_outputs(
         pre_nms_top_k=None,
         nms_iou_thr=nms_iou_thr,
         max_detections=max_detections,
+        image_hw=input_hw,
+        min_box_size=min_box_size,
     )
     rows = [
         torch.cat([torch.full((len(s), 1), float(b)), bx.cpu(), s.cpu()[:, None]], dim=1)
@@ -324,6 +346,7 @@ def export_onnx(
     score_thr: float = DetectionSettings.score_thr,
     nms_iou_thr: float = DetectionSettings.nms_iou_thr,
     max_detections: int = DetectionSettings.max_detections,
+    min_box_size: float = DetectionSettings.min_box_size,
     example_hw: tuple[int, int] = (640, 640),
 ) -> Path:
     """Export ``model`` to an ONNX file with dynamic batch and size and decoding in the graph.
@@ -348,6 +371,9 @@ def export_onnx(
         :class:`hambox_torch.pipeline.DetectionSettings`).
     max_detections : int, default 750
         With ``nms=True``: the most detections per image.
+    min_box_size : float, default 1.0
+        With ``nms=True``: boxes are clipped to the input image and those narrower or shorter
+        than this many pixels are dropped before NMS, as the post-processing does.
     example_hw : tuple of 2 int, default (640, 640)
         Size of the example batch traced (two images), at least twice the largest stride (so
         that no level has a single cell, a size torch.export would specialise); the graph
@@ -384,7 +410,10 @@ def export_onnx(
     model.eval()
     try:
         program = torch.export.export(
-            DecodedDetector(model).eval(), (example,), dynamic_shapes={"images": dims}, strict=True
+            DecodedDetector(model, min_box_size=min_box_size if nms else None).eval(),
+            (example,),
+            dynamic_shapes={"images": dims},
+            strict=True,
         )
         onnx_program = torch.onnx.export(
             program,
@@ -403,6 +432,7 @@ def export_onnx(
         "score_thr": float(score_thr),
         "nms_iou_thr": float(nms_iou_thr),
         "max_detections": int(max_detections),
+        "min_box_size": float(min_box_size),
     }
     if nms:
         _append_nms(proto.graph, float(score_thr), float(nms_iou_thr), int(max_detections))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
-from hambox_core._validation import check_fraction
+from hambox_core._validation import check_fraction, check_image_hw, check_non_negative
 
 from .boxes import DEFAULT_VARIANCES, decode
 
@@ -56,6 +56,26 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thr: float) -> torch.Tens
     return order[keep]
 
 
+def _image_sizes(image_hw, num_images: int):
+    """``image_hw`` as one ``(h, w)`` per image, or None."""
+    if image_hw is None:
+        return None
+    try:
+        first = image_hw[0]
+    except (TypeError, IndexError, KeyError):
+        first = None
+    if isinstance(first, (tuple, list)) or (
+        isinstance(image_hw, (tuple, list)) and len(image_hw) != 2
+    ):
+        sizes = [check_image_hw(hw, f"image_hw[{i}]") for i, hw in enumerate(image_hw)]
+        if len(sizes) != num_images:
+            raise ValueError(
+                f"image_hw must hold one (height, width) per image ({num_images}), got {len(sizes)}"
+            )
+        return sizes
+    return [check_image_hw(image_hw)] * num_images
+
+
 def postprocess_detections(
     cls_logits: torch.Tensor,
     box_deltas: torch.Tensor,
@@ -68,6 +88,7 @@ def postprocess_detections(
     max_detections: int | None = 750,
     image_hw=None,
     variances=DEFAULT_VARIANCES,
+    min_box_size: float = 1.0,
     return_indices: bool = False,
 ) -> list[tuple[torch.Tensor, ...]]:
     """Final detections of every image of a batch (see
@@ -83,8 +104,11 @@ def postprocess_detections(
         xyxy anchors, in the order of the head's outputs.
     num_anchors_per_level : sequence of int
         Anchors of each level (summing to A); top-k is taken per level.
-    score_thr, pre_nms_top_k, nms_iou_thr, max_detections, image_hw, variances
+    score_thr, pre_nms_top_k, nms_iou_thr, max_detections, variances, min_box_size
         As in the core.
+    image_hw : (int, int) or sequence of (int, int), optional
+        ``(height, width)`` to clip every image's boxes to (before NMS, as in the core), or one
+        size per image (images of different sizes padded into one batch).
     return_indices : bool, default False
         Also return, for every detection, the index of the anchor it was regressed from (the
         paper's Fig. 2 traces correct detections back to their anchors this way).
@@ -113,6 +137,8 @@ def postprocess_detections(
         )
     thr = torch.tensor(check_fraction(score_thr, "score_thr"), dtype=torch.float32)
     check_fraction(nms_iou_thr, "nms_iou_thr")
+    min_size = check_non_negative(min_box_size, "min_box_size")
+    sizes = _image_sizes(image_hw, num_images)
     scores = face_scores(cls_logits)
     results = []
     for b in range(num_images):
@@ -127,8 +153,8 @@ def postprocess_detections(
             start += c
         cand = torch.cat(chosen) if chosen else torch.zeros(0, dtype=torch.int64)
         boxes = decode(anchors[cand].float(), box_deltas[b, cand].float(), variances)
-        if image_hw is not None:
-            h, w = image_hw
+        if sizes is not None:
+            h, w = sizes[b]
             boxes = torch.stack(
                 [
                     boxes[:, 0].clamp(0, w),
@@ -138,6 +164,12 @@ def postprocess_detections(
                 ],
                 dim=1,
             )
+        if min_size > 0:
+            # Boxes narrower or shorter than min_box_size (after clipping) are no detection.
+            big = ((boxes[:, 2] - boxes[:, 0]) >= min_size) & (
+                (boxes[:, 3] - boxes[:, 1]) >= min_size
+            )
+            cand, boxes = cand[big], boxes[big]
         keep = nms(boxes, scores[b, cand], nms_iou_thr)
         if max_detections is not None:
             keep = keep[:max_detections]

@@ -255,7 +255,17 @@ def test_batched_nms_groups_do_not_suppress_each_other():
 
 
 def postprocess_reference(
-    logits, deltas, anchors, counts, score_thr, top_k, iou_thr, max_det, image_hw, variances
+    logits,
+    deltas,
+    anchors,
+    counts,
+    score_thr,
+    top_k,
+    iou_thr,
+    max_det,
+    image_hw,
+    variances,
+    min_box_size=1.0,
 ):
     """The documented steps written out plainly."""
     scores = expit(np.asarray(logits, dtype=np.float64)).astype(F32)
@@ -274,6 +284,11 @@ def postprocess_reference(
     boxes = decode(np.asarray(anchors)[chosen], np.asarray(deltas)[chosen], variances)
     if image_hw is not None:
         boxes = clip_boxes(boxes, image_hw)
+    sizes = [
+        (F32(b[2]) - F32(b[0]), F32(b[3]) - F32(b[1])) for b in boxes
+    ]  # float32 widths and heights, box by box
+    big = [i for i, (w, h) in enumerate(sizes) if w >= F32(min_box_size) and h >= F32(min_box_size)]
+    boxes, chosen = boxes[big], chosen[big]
     keep = nms_reference(boxes, scores[chosen], iou_thr)
     if max_det is not None:
         keep = keep[:max_det]
@@ -304,9 +319,10 @@ def head_outputs(draw):
     st.sampled_from([None, 0, 2, 750]),
     st.sampled_from([None, (50, 80), (0, 0)]),
     st.sampled_from([(0.1, 0.1, 0.2, 0.2), (1.0, 1.0, 1.0, 1.0)]),
+    st.sampled_from([0.0, 1.0, 3.0]),
 )
 def test_postprocess_matches_reference(
-    head, score_thr, top_k, iou_thr, max_det, image_hw, variances
+    head, score_thr, top_k, iou_thr, max_det, image_hw, variances, min_box_size
 ):
     logits, deltas, anchors, counts = head
     boxes, scores = postprocess_detections(
@@ -320,9 +336,20 @@ def test_postprocess_matches_reference(
         max_detections=max_det,
         image_hw=image_hw,
         variances=variances,
+        min_box_size=min_box_size,
     )
     want_boxes, want_scores = postprocess_reference(
-        logits, deltas, anchors, counts, score_thr, top_k, iou_thr, max_det, image_hw, variances
+        logits,
+        deltas,
+        anchors,
+        counts,
+        score_thr,
+        top_k,
+        iou_thr,
+        max_det,
+        image_hw,
+        variances,
+        min_box_size,
     )
     assert boxes.dtype == F32 and scores.dtype == F32
     assert boxes.shape == (scores.shape[0], 4)
@@ -398,11 +425,33 @@ def test_postprocess_ties_resolve_to_lower_anchor_index():
 def test_postprocess_clips_to_image():
     anchors = np.array([[-8, -4, 24, 40], [100, 100, 120, 130]], dtype=F32)
     boxes, _ = postprocess_detections(
-        np.array([2.0, 1.0]), np.zeros((2, 4)), anchors, [2], image_hw=(32, 110)
+        np.array([2.0, 1.0]), np.zeros((2, 4)), anchors, [2], image_hw=(32, 110), min_box_size=0
     )
     np.testing.assert_array_equal(boxes, [[0, 0, 24, 32], [100, 32, 110, 32]])
+    # By default the second box, clipped to zero height, is no detection.
+    boxes, _ = postprocess_detections(
+        np.array([2.0, 1.0]), np.zeros((2, 4)), anchors, [2], image_hw=(32, 110)
+    )
+    np.testing.assert_array_equal(boxes, [[0, 0, 24, 32]])
     unclipped, _ = postprocess_detections(np.array([2.0, 1.0]), np.zeros((2, 4)), anchors, [2])
     np.testing.assert_array_equal(unclipped, anchors)
+
+
+def test_postprocess_drops_boxes_below_min_box_size():
+    anchors = np.array([[0, 0, 0.5, 10], [0, 0, 10, 0.99], [20, 0, 21, 1], [40, 0, 41, 3]], F32)
+    kwargs = {"score_thr": 0.0}
+    boxes, _ = postprocess_detections(np.zeros(4), np.zeros((4, 4)), anchors, [4], **kwargs)
+    np.testing.assert_array_equal(boxes, anchors[[2, 3]])
+    boxes, _ = postprocess_detections(
+        np.zeros(4), np.zeros((4, 4)), anchors, [4], min_box_size=2.0, **kwargs
+    )
+    np.testing.assert_array_equal(boxes, np.zeros((0, 4), F32))
+    boxes, _ = postprocess_detections(
+        np.zeros(4), np.zeros((4, 4)), anchors, [4], min_box_size=0.0, **kwargs
+    )
+    assert boxes.shape == (4, 4)
+    with pytest.raises(ValueError, match="min_box_size"):
+        postprocess_detections(np.zeros(4), np.zeros((4, 4)), anchors, [4], min_box_size=-1)
 
 
 def test_postprocess_decodes_the_deltas():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hambox_core._validation import check_fraction, check_positive_int
+from hambox_core._validation import check_fraction, check_non_negative, check_positive_int
 from hambox_torch.postprocess import postprocess_detections
 
 __all__ = ["DetectionSettings", "detect_batch", "detect_images", "pad_batch", "padded_size"]
@@ -39,6 +39,9 @@ class DetectionSettings:
     max_detections : int or None, default 750
         Keep at most this many boxes per image (``None``: all); 750 is what published WIDER
         FACE submissions use.
+    min_box_size : float, default 1.0
+        Boxes narrower or shorter than this many pixels, after clipping to the image, are
+        dropped before NMS (a sliver at the border is no face); 0 keeps them.
 
     Raises
     ------
@@ -60,8 +63,10 @@ class DetectionSettings:
     pre_nms_top_k: int | None = 1000
     nms_iou_thr: float = 0.4
     max_detections: int | None = 750
+    min_box_size: float = 1.0
 
     def __post_init__(self) -> None:
+        check_non_negative(self.min_box_size, "min_box_size")
         check_fraction(self.score_thr, "score_thr")
         check_fraction(self.nms_iou_thr, "nms_iou_thr")
         for name in ("pre_nms_top_k", "max_detections"):
@@ -125,8 +130,9 @@ def detect_batch(model, images: Sequence[torch.Tensor], settings, *, return_indi
     -------
     (list, DetectorOutput, Tensor[A, 4])
         Per image ``(boxes, scores)`` (``(boxes, scores, anchor_indices)`` with
-        ``return_indices``) on the model's device, boxes xyxy clipped to that image; the raw
-        output of the padded batch and its anchors (xyxy).
+        ``return_indices``) on the model's device, boxes xyxy clipped to that image before NMS
+        (boxes below ``settings.min_box_size`` after clipping dropped); the raw output of the
+        padded batch and its anchors (xyxy).
     """
     device = next(model.parameters()).device
     batch = pad_batch([im.to(device) for im in images], max(model.anchor_generator.strides))
@@ -134,7 +140,7 @@ def detect_batch(model, images: Sequence[torch.Tensor], settings, *, return_indi
     out = model(batch)
     anchors = model.anchors(hw, device)
     per_level = [int(n) for n in model.anchor_generator.num_anchors_per_level(hw)]
-    dets = postprocess_detections(
+    results = postprocess_detections(
         out.cls_logits.float(),
         out.box_deltas.float(),
         anchors,
@@ -143,13 +149,10 @@ def detect_batch(model, images: Sequence[torch.Tensor], settings, *, return_indi
         pre_nms_top_k=settings.pre_nms_top_k,
         nms_iou_thr=settings.nms_iou_thr,
         max_detections=settings.max_detections,
+        image_hw=[(int(im.shape[1]), int(im.shape[2])) for im in images],
+        min_box_size=settings.min_box_size,
         return_indices=return_indices,
     )
-    results = []
-    for im, (boxes, *rest) in zip(images, dets, strict=True):
-        h, w = int(im.shape[1]), int(im.shape[2])
-        limit = boxes.new_tensor([w, h, w, h])
-        results.append((torch.minimum(boxes.clamp(min=0), limit), *rest))
     return results, out, anchors
 
 
