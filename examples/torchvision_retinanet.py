@@ -65,11 +65,11 @@ def evaluate(model, root, max_images: int):
     """Official WIDER FACE AP (hambox_core) of the model's detections on the val images."""
     from hambox_core.evaluation import widerface
     from hambox_torch.data import find_image, read_image_or_warn
-    from hambox_torch.inference import first_images, wider_rows
+    from hambox_torch.inference import wider_rows
 
     gt = widerface.load_ground_truth(root / "eval_tools" / "ground_truth")
     keys = gt.keys()[:max_images]
-    gt = first_images(gt, len(keys))
+    gt = gt.head(len(keys))
     preds = {}
     model.eval()
     with torch.no_grad():

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from hambox_torch.cli import CommandError
     from hambox_torch.cli.detect import detector_from_args
     from hambox_torch.inference import write_prediction_folder
-    from hambox_torch.inference.widerface import evaluate_widerface, first_images
+    from hambox_torch.inference.widerface import evaluate_widerface
 
     if args.max_images is not None and args.max_images < 1:
         raise CommandError(f"--max-images must be at least 1, got {args.max_images}")
@@ -112,9 +112,10 @@ def run(args: argparse.Namespace) -> int:
     )
     meta = detector.metadata()
     meta["data"] = {"root": str(image_dir.parents[1]), "images": len(preds)}
+    meta["evaluation"] = ap.metadata()
     print(f"WIDER FACE val AP of {args.weights} ({len(preds)} images)")
     print(f"protocol: {json.dumps(meta['protocol'])}")
-    print(f"evaluation semantics: {getattr(ap, 'semantics', 'official')}")
+    print(f"evaluation semantics: {ap.semantics}")
     print("| setting | AP |\n|---|---:|")
     for setting, value in ap.items():
         print(f"| {setting} | {value:.4f} |")
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         from hambox_core.evaluation.plots import plot_widerface_pr
 
         gt = wider_eval.load_ground_truth(gt_dir)
-        gt = first_images(gt, min(len(gt), len(preds)))
+        gt = gt.head(len(preds))
         name = detector.config_name or "hambox"
         plot_widerface_pr(wider_eval.pr_curves(preds, gt), name=name, path=args.plot)
         print(f"PR curves -> {args.plot}")

@@ -12,7 +12,6 @@ import torch
 
 from hambox_core.evaluation import widerface as wider_eval
 from hambox_torch.data.wider import find_image, read_image_or_warn
-from hambox_torch.inference.widerface import first_images
 from hambox_torch.pipeline.detection import detect_images
 
 __all__ = ["detections_figure", "pr_curve_figure"]
@@ -29,7 +28,7 @@ def pr_curve_figure(cfg, result, path) -> Path | None:
         return None
     gt = wider_eval.load_ground_truth(Path(result.data_root) / "eval_tools" / "ground_truth")
     # An evaluation limited to run.eval_max_images covered the first images only.
-    gt = first_images(gt, min(len(gt), len(result.predictions)))
+    gt = gt.head(len(result.predictions))
     curves = wider_eval.pr_curves(result.predictions, gt)
     plot_widerface_pr(curves, name=cfg.name, path=path)
     return Path(path)

@@ -19,7 +19,7 @@ front ends are ``hambox detect`` and ``hambox eval``.
 from .detector import Detections, Detector, as_image_tensor
 from .predictions import PROTOCOL_FILE, wider_rows, write_prediction_folder, write_protocol_json
 from .protocols import PROTOCOLS, VGA, MultiScaleFlip, Protocol, SingleScale, box_vote, get_protocol
-from .widerface import evaluate_widerface, first_images
+from .widerface import evaluate_widerface
 
 __all__ = [
     "PROTOCOLS",
@@ -33,7 +33,6 @@ __all__ = [
     "as_image_tensor",
     "box_vote",
     "evaluate_widerface",
-    "first_images",
     "get_protocol",
     "wider_rows",
     "write_prediction_folder",

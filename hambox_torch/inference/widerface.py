@@ -26,20 +26,7 @@ from hambox_torch.progress import progress_bar
 from .detector import Detector
 from .predictions import wider_rows
 
-__all__ = ["evaluate_widerface", "first_images"]
-
-
-def first_images(gt, n: int):
-    """The first ``n`` images of ``gt`` (all settings' keep lists cut alike)."""
-    end = int(gt.offsets[n])
-    return wider_eval.WiderGroundTruth(
-        events=gt.events,
-        image_events=gt.image_events[:n],
-        image_names=gt.image_names[:n],
-        boxes=gt.boxes[:end],
-        offsets=gt.offsets[: n + 1],
-        keep={k: v[:end] for k, v in gt.keep.items()},
-    )
+__all__ = ["evaluate_widerface"]
 
 
 def evaluate_widerface(
@@ -92,7 +79,7 @@ def evaluate_widerface(
     keys = gt.keys()
     if max_images is not None:
         keys = keys[:max_images]
-        gt = first_images(gt, len(keys))
+        gt = gt.head(len(keys))
     image_dir = Path(image_dir)
     preds: dict[tuple[str, str], np.ndarray] = {}
     unreadable = 0
