@@ -9,6 +9,11 @@
   torch reference computations bit for bit.
 * ``error_model="numpy"``: float division by zero yields inf/NaN instead of raising; kernels
   guard every division whose denominator can be zero.
+
+Developers, beware: numba checks a cached kernel against its *own* source file only. A kernel
+that calls (and so compiles in) kernels of another module keeps their old code after that
+module changes, until its cache is deleted (``find hambox_core -name '*.nb[ic]' -delete``) or
+``NUMBA_CACHE_DIR`` points elsewhere. Installed copies compile afresh and are not affected.
 """
 
 from __future__ import annotations
