@@ -76,7 +76,7 @@ START, FH, FW, NSHAPE, SHAPE, CX, CY, SX, SY, W, H, DEV = range(len(GROUP_COLUMN
 MAX_SHAPES = 64
 #: Consecutive anchors with no level starting at them after which recognition stops.
 MAX_FAILED_STARTS = 256
-#: Verification tolerance relative to the level's coordinate magnitude (plus one pixel).
+#: Verification tolerance: ``tol = (M + 1) * REL_TOL``, ``M`` the level's largest coordinate.
 REL_TOL = 2.0**-16
 
 
@@ -110,7 +110,7 @@ def _on_line(a, s, stride, m, cx, cy, w, h, tol_c, ex, ey):
 
 
 @njit
-def _walk(a, s, stride, count_max, cx, cy, w, h, tol_c, ex, ey):
+def _count_on_line(a, s, stride, count_max, cx, cy, w, h, tol_c, ex, ey):
     """Number of anchors ``s, s + stride, ...`` (at most ``count_max``) on the line through
     anchor ``s`` with per-step offsets ``(ex, ey)`` and its size; anchor ``s + stride`` must be
     on it.
@@ -174,7 +174,7 @@ def _detect_level(a, s):
     fw = 1
     sx = 1.0
     if row:
-        fw = _walk(a, s, n, (num - s) // n, cx, cy, w, h, tol_c, dx, 0.0)
+        fw = _count_on_line(a, s, n, (num - s) // n, cx, cy, w, h, tol_c, dx, 0.0)
         if fw < 2:  # the second location is cut off by the end of the array
             return 0, 0, 0, 1.0, 1.0
         sx = (box_geometry(a, s + (fw - 1) * n)[0] - cx) / (fw - 1)
@@ -185,7 +185,7 @@ def _detect_level(a, s):
         cb, db, wb, hb = box_geometry(a, s + step)
         dy = db - cy
         if abs(dy) > tol_c and _near(a, s + step, cx, db, w, h, tol_c, 0.25 * abs(sx) + tol_c, 0.0):
-            fh = _walk(a, s, step, (num - s) // step, cx, cy, w, h, tol_c, 0.0, dy)
+            fh = _count_on_line(a, s, step, (num - s) // step, cx, cy, w, h, tol_c, 0.0, dy)
     if fh > 1:
         sy = (box_geometry(a, s + (fh - 1) * step)[1] - cy) / (fh - 1)
     return n, fw, fh, sx, sy
