@@ -456,7 +456,7 @@ def build_box_index(boxes, members, subset, gt, t_min):
     """Bucket ``boxes`` so that IoU >= ``t_min`` queries with faces ``gt`` visit few of them.
 
     The boxes must be valid (finite, ``x1 >= x0``, ``y1 >= y0``; see
-    :func:`hambox_core._validation.first_invalid_box`).
+    :func:`hambox_core.validation.first_invalid_box`).
 
     Boxes are grouped by area class (power-of-two bins of the area), and each class by the
     cell of its centre on a grid over the region the faces can reach (cells no smaller than the

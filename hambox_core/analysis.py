@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import as_boxes, check_fraction, check_image_size
+from .validation import as_boxes, check_fraction, check_image_size
 from .anchors import AnchorGenerator
 from .matching import SMSMatcher
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import check_image_size
+from .validation import check_image_size
 
 __all__ = ["AnchorGenerator"]
 

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ._validation import as_boxes, check_image_hw, check_variances
+from .validation import as_boxes, check_image_hw, check_variances
 
 __all__ = [
     "BBOX_XFORM_CLIP",

@@ -54,7 +54,7 @@ import numpy as np
 
 from ._numba import njit
 from ._overlap import box_geometry
-from ._validation import box_array
+from .validation import box_array
 
 __all__ = [
     "GROUP_COLUMNS",

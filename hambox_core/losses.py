@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from ._validation import (
+from .validation import (
     as_bool_mask,
     as_labels,
     as_real_rows,

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _assign
-from ._validation import (
+from .validation import (
     as_boxes,
     box_array,
     check_boxes,

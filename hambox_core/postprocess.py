@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._numba import njit
-from ._validation import (
+from .validation import (
     as_boxes,
     as_int_vector,
     as_real_vector,

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hambox_core._validation import check_fraction
+from hambox_core.validation import check_fraction
 from hambox_core.analysis import IOU_BIN_EDGES, plot_detector_analysis
 from hambox_core.matching import DMSMatcher, HAMBoxMatcher
 from hambox_torch.boxes import box_iou, decode

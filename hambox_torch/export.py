@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hambox_core._validation import check_fraction, check_non_negative, check_positive_int
+from hambox_core.validation import check_fraction, check_non_negative, check_positive_int
 
 from .boxes import decode
 from .models.detector import IMAGENET_MEAN, IMAGENET_STD, HAMBoxDetector

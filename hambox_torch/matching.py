@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hambox_core._validation import check_fraction, check_iou_thresholds, check_positive_int
+from hambox_core.validation import check_fraction, check_iou_thresholds, check_positive_int
 
 from .boxes import box_ioa, box_iou
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
-from hambox_core._validation import check_fraction, check_image_hw, check_non_negative
+from hambox_core.validation import check_fraction, check_image_hw, check_non_negative
 
 from .boxes import DEFAULT_VARIANCES, decode
 

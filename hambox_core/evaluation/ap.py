@@ -71,7 +71,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int, check_threshold
+from ..validation import check_choice, check_positive_int, check_threshold
 from ..datasets._text import detection_rows, fail, format_number, parse_floats, read_text_lines
 
 __all__ = [

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._numba import njit
-from .._validation import check_choice
+from ..validation import check_choice
 from ..datasets._text import (
     LineReader,
     detection_rows,

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_choice, check_image_size
+from ..validation import check_choice, check_image_size
 
 __all__ = [
     "RASTERIZATIONS",

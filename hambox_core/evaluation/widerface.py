@@ -83,7 +83,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int, check_threshold
+from ..validation import check_choice, check_positive_int, check_threshold
 from .ap import voc_ap
 from .widerface_kernels import pr_histograms, sort_and_match, threshold_bins
 from .widerface_predictions import as_prediction_array, read_predictions

@@ -1,7 +1,7 @@
 """The training engine: the loop, its optimiser and schedule, DDP, diagnostics, figures.
 
-- :mod:`hambox_torch.engine.train` — :func:`train` and the named steps of a run
-  (:class:`TrainState`), :func:`check_training_config`.
+- :mod:`hambox_torch.engine.train` — :func:`~hambox_torch.engine.train.train` and the named
+  steps of a run (:class:`TrainState`), :func:`check_training_config`.
 - :mod:`hambox_torch.engine.optim` — SGD without weight decay on biases and norm parameters,
   and the paper's schedule (:class:`WarmupStepSchedule`: linear warm-up, then step decay).
 - :mod:`hambox_torch.engine.distributed` — the process group under ``torchrun``.
@@ -14,7 +14,10 @@ imports it.
 """
 
 from .optim import WarmupStepSchedule, build_lr_scheduler, build_optimizer
-from .train import NonFiniteLossError, TrainResult, TrainState, check_training_config, train
+from .train import NonFiniteLossError, TrainResult, TrainState, check_training_config
+
+# ``train`` itself is used as ``hambox_torch.engine.train.train``: exported here it would hide
+# the module of the same name.
 
 __all__ = [
     "NonFiniteLossError",
@@ -24,5 +27,4 @@ __all__ = [
     "build_lr_scheduler",
     "build_optimizer",
     "check_training_config",
-    "train",
 ]

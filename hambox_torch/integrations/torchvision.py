@@ -1,10 +1,9 @@
-"""HAMBox in torchvision's RetinaNet: :func:`use_hambox`.
+"""HAMBox in torchvision's RetinaNet: :func:`~hambox_torch.integrations.torchvision.use_hambox`.
 
-``use_hambox(model)`` replaces :meth:`RetinaNet.compute_loss <torchvision.models.detection.
-RetinaNet.compute_loss>` — the only hook that sees the targets, the head's outputs and the
-anchors together (``RetinaNetHead.compute_loss`` receives match indices only) — with
-:func:`hambox_torch.pipeline.supervise`, and sets ``model.box_coder`` so that inference decodes
-what training encoded:
+``use_hambox(model)`` replaces ``RetinaNet.compute_loss`` — the only hook that sees the
+targets, the head's outputs and the anchors together (``RetinaNetHead.compute_loss`` receives
+match indices only) — with :func:`hambox_torch.pipeline.supervise`, and sets
+``model.box_coder`` so that inference decodes what training encoded:
 
 * **matching**: any matcher (HAMBox by default) on the model's own anchors, as its
   ``AnchorGenerator`` made them (corner-centred, rounded sizes, several per location): the

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from hambox_core._validation import check_positive_int
+from hambox_core.validation import check_positive_int
 from hambox_core.anchors import AnchorGenerator as CoreAnchorGenerator
 from hambox_torch.anchors import AnchorGenerator
 

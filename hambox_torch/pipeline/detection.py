@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hambox_core._validation import check_fraction, check_non_negative, check_positive_int
+from hambox_core.validation import check_fraction, check_non_negative, check_positive_int
 from hambox_torch.postprocess import postprocess_detections
 
 __all__ = ["DetectionSettings", "detect_batch", "detect_images", "pad_batch", "padded_size"]

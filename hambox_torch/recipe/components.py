@@ -11,7 +11,7 @@ the component's constructor is the only place its values are checked:
 
 A new strategy or loss is one entry in :data:`MATCHERS` or :data:`LOSSES` (plus its parameters
 as fields of the section); code that trains with a component of its own passes the object to
-:func:`hambox_torch.engine.train` instead and needs no table at all.
+:func:`hambox_torch.engine.train.train` instead and needs no table at all.
 
 The builders take the sections duck-typed (any object with the attributes), so this module does
 not depend on :mod:`hambox_torch.recipe.config`; that module checks a config by building its

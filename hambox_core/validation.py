@@ -1,8 +1,10 @@
-"""Input checks shared by the public functions of :mod:`hambox_core`.
+"""Input checks shared by the public functions of both packages: one definition of each rule.
 
-Every public entry point converts its inputs here, so that bad input raises a
-:class:`ValueError` that names the offending argument instead of failing deep
-inside a numba kernel. Nothing here modifies its input: arrays that need a new
+Every public entry point of :mod:`hambox_core` converts its inputs here, so that bad input
+raises a :class:`ValueError` that names the offending argument instead of failing deep inside
+a numba kernel; :mod:`hambox_torch` applies the same scalar rules (thresholds, counts, focal
+parameters, image sizes) through the same functions, so the two backends accept and reject the
+same values with the same messages. Nothing here modifies its input: arrays that need a new
 dtype or layout are copied.
 """
 
