@@ -381,8 +381,10 @@ def test_override_failing_validation_names_the_rule():
     with pytest.raises(ConfigError, match=r"matching\.top_k: must be an integer >= 1"):
         load_config(None, ["matching.top_k=0"])
     # The training loop's own settings are checked by the engine, before a run writes.
+    # (optim.max_iters alone would scale the schedule to it: tests/test_cli_train.py)
+    too_late = ["optim.max_iters=1000", "optim.lr_steps=[1000]", "optim.warmup_iters=0"]
     with pytest.raises(ConfigError, match=r"optim\.lr_steps: must all be below max_iters=1000"):
-        check_training_config(load_config(None, ["optim.max_iters=1000"]))
+        check_training_config(load_config(None, too_late))
 
 
 # ---------------------------------------------------------------------------------------------

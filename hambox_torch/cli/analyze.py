@@ -5,6 +5,9 @@ Loads the checkpoint (its config builds the detector; the weights must fit it), 
 the share of correct predictions regressed from anchors matched at step one, the IoUs of the
 compensated anchors' predicted boxes (HAMBox and the standard DMS), and the high-quality
 anchors left unmatched. Unreadable images are named on standard error, skipped and counted.
+The data root defaults to the one the checkpoint was trained on (its config's ``data.root``,
+the embedded set when that is null); ``--png`` and ``--json`` are checked writable before the
+analysis starts.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ examples:
 
 def register(sub) -> None:
     """Add the ``analyze`` subcommand to ``sub`` (an argparse subparsers object)."""
+    from hambox_torch.cli import add_no_progress
+
     p = sub.add_parser(
         "analyze",
         help="the paper's Fig. 2: which anchors a trained model's correct predictions come from",
@@ -45,7 +50,8 @@ def register(sub) -> None:
         "--data",
         metavar="ROOT",
         help="WIDER-format root (WIDER_<split>/images and wider_face_split/); default: the "
-        "embedded data set ($HAMBOX_DATA/embedded, by default ~/.cache/hambox/embedded)",
+        "checkpoint's data.root, or for one trained on the embedded data set that set "
+        "($HAMBOX_DATA/embedded, by default ~/.cache/hambox/embedded)",
     )
     p.add_argument(
         "--split", choices=("val", "train"), default="val", help="which split (default val)"
@@ -65,7 +71,7 @@ def register(sub) -> None:
     p.add_argument("--device", default="cpu", help="torch device to run the model on (default cpu)")
     p.add_argument("--png", metavar="FILE", help="write the two-panel figure to this PNG")
     p.add_argument("--json", metavar="FILE", help="write the summary and histograms as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_no_progress(p)
     p.set_defaults(func=run)
 
 
@@ -77,8 +83,9 @@ def run(args) -> int:
     import warnings
 
     from hambox_torch.analysis import ANALYSIS_SETTINGS, analyze_detector
-    from hambox_torch.cli import CommandError, data_root
+    from hambox_torch.cli import CommandError, output_path
     from hambox_torch.cli import device as cli_device
+    from hambox_torch.cli.evaluate import checkpoint_data_root
     from hambox_torch.data.wider import ImageReadWarning
     from hambox_torch.recipe.loading import load_detector
 
@@ -86,8 +93,10 @@ def run(args) -> int:
         raise CommandError(f"--max-images must be >= 0, got {args.max_images}")
     if not 0 <= args.score_thr <= 1:
         raise CommandError(f"--score-thr must be in [0, 1], got {args.score_thr}")
-    root = data_root(args.data)
+    output_path(args.png, "--png")
+    output_path(args.json, "--json")
     model, cfg = load_detector(args.weights, cli_device(args.device))
+    root, origin = checkpoint_data_root(args.data, cfg)
     settings = dataclasses.replace(ANALYSIS_SETTINGS, score_thr=args.score_thr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImageReadWarning)
@@ -98,14 +107,14 @@ def run(args) -> int:
             max_images=args.max_images,
             matching=cfg.matching,
             settings=settings,
-            progress=not args.quiet,
+            progress=not args.no_progress,
         )
     for w in caught:
         if issubclass(w.category, ImageReadWarning):
             print(f"hambox analyze: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    print(f"checkpoint {args.weights} (config {cfg.name!r}), data {root} ({args.split})")
+    print(f"checkpoint {args.weights} (config {cfg.name!r}), data {root} ({args.split}; {origin})")
     print(result.summary())
     if result.unreadable:
         print(

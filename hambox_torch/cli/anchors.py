@@ -45,6 +45,7 @@ def _floats(text: str, option: str, *, count: int | None = None) -> tuple[float,
 def register(sub) -> None:
     """Add the ``anchors`` subcommand to ``sub`` (an argparse subparsers object)."""
     from hambox_core.analysis import FIG1_SCALES
+    from hambox_torch.cli import add_no_progress
 
     p = sub.add_parser(
         "anchors",
@@ -99,7 +100,7 @@ def register(sub) -> None:
     )
     p.add_argument("--png", metavar="FILE", help="write the two curves (Fig. 1) to this PNG")
     p.add_argument("--json", metavar="FILE", help="write the table and the inputs as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_no_progress(p)
     p.set_defaults(func=run)
 
 
@@ -113,8 +114,10 @@ def run(args) -> int:
 
     from hambox_core import anchor_statistics
     from hambox_core.analysis import load_faces, plot_anchor_statistics
-    from hambox_torch.cli import CommandError
+    from hambox_torch.cli import CommandError, output_path
 
+    output_path(args.png, "--png")
+    output_path(args.json, "--json")
     scales = _floats(args.scales, "--scales")
     strides_f = _floats(args.strides, "--strides")
     if any(s != int(s) for s in strides_f):
@@ -127,7 +130,7 @@ def run(args) -> int:
     start = time.perf_counter()
     faces = load_faces(args.gt, setting=args.setting)
     rows = {"scales": [], "mean_matched": [], "frac_matched": []}
-    for scale in tqdm(scales, desc="anchor scales", disable=args.quiet, leave=False):
+    for scale in tqdm(scales, desc="anchor scales", disable=args.no_progress, leave=False):
         s = anchor_statistics(
             faces.boxes,
             [scale],

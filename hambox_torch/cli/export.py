@@ -5,7 +5,8 @@ The detector is built from the config stored in the checkpoint and given its wei
 :func:`hambox_torch.export.export_onnx`: dynamic batch, height and width, padding, anchors and box
 decoding inside the graph, boxes and scores out (or NMS'd detections with ``--nms``), opset 18
 by default. ``--check`` runs the file with onnxruntime on a random batch and compares it with
-the torch model (:func:`hambox_torch.export.reference_outputs`).
+the torch model (:func:`hambox_torch.export.reference_outputs`). The output path is checked
+writable before anything else is done.
 """
 
 from __future__ import annotations
@@ -112,8 +113,10 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from hambox_torch.cli import CommandError
+    from hambox_torch.cli import CommandError, output_path
 
+    # Before the checkpoint is read and the model traced (tens of seconds for a ResNet-50).
+    output_path(args.onnx, "--onnx")
     try:
         import torch
 

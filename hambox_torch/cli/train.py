@@ -3,9 +3,12 @@
 With no ``--data-root`` it trains the CPU demo config (``configs/demo_cpu.yaml``) on the
 embedded WIDER-format set (generated on first use); with ``--data-root`` the paper's recipe
 (``configs/hambox_r50_widerface.yaml``) unless ``--config`` names another file. Any config key
-can be overridden as ``KEY=VALUE``. At the end it prints the official easy / medium / hard AP
-of the last evaluation and writes ``pr_curves.png`` and ``detections.png`` beside the
-checkpoints. ``examples/train_widerface.py`` is this command.
+can be overridden as ``KEY=VALUE``; overriding ``optim.max_iters`` alone scales the config's
+learning-rate steps and warm-up to the new length (said in a warning line), so a short run is
+``hambox train optim.max_iters=200``. Arguments, config, data and the checkpoint to resume are
+checked before anything is written or the first line is printed. At the end it prints the
+official easy / medium / hard AP of the last evaluation and writes ``pr_curves.png`` and
+``detections.png`` beside the checkpoints. ``examples/train_widerface.py`` is this command.
 
 The named configs live in the source tree's ``configs/`` folder (next to the packages); from an
 installation without it give ``--config PATH``.
@@ -26,6 +29,8 @@ DESCRIPTION = """\
 Train the HAMBox detector.
 
   hambox train                                   # CPU demo on the embedded set
+  hambox train optim.max_iters=200               # shorter: the schedule is scaled with it
+  hambox train --resume                          # continue from the newest valid checkpoint
   hambox train --data-root /data/widerface model.pretrained_path=/weights/resnet50.pth
   torchrun --nproc_per_node=4 -m hambox_torch.cli train --data-root /data/widerface
 
@@ -36,6 +41,7 @@ evaluation predictions, pr_curves.png and detections.png.
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The training options (shared with ``examples/train_widerface.py``)."""
+    from hambox_torch.cli import add_no_progress
     from hambox_torch.recipe.config import add_config_arguments
 
     parser.add_argument(
@@ -54,9 +60,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         const=True,
         default=False,
         metavar="CKPT",
-        help="continue from the newest checkpoint in the output folder, or from CKPT",
+        help="continue from the newest valid checkpoint in the output folder (newer corrupted "
+        "ones are skipped with a warning; an error if there is none), or from CKPT",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--allow-config-change",
+        action="store_true",
+        help="with --resume: continue even though the config differs from the checkpoint's "
+        "(the new one is written as config_resume_<iteration>.yaml beside config.yaml)",
+    )
+    add_no_progress(parser)
     add_config_arguments(
         parser,
         default="configs/demo_cpu.yaml, or configs/hambox_r50_widerface.yaml with --data-root",
@@ -89,9 +102,12 @@ def _default_config(data_root) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hambox_torch.cli import CommandError
     from hambox_torch.engine.train import train
     from hambox_torch.recipe.config import load_config
 
+    if args.allow_config_change and args.resume is False:
+        raise CommandError("--allow-config-change only applies with --resume")
     config = args.config if args.config is not None else _default_config(args.data_root)
     overrides = list(args.overrides)
     if args.data_root:
@@ -101,9 +117,23 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(config, overrides)
 
     t0 = time.perf_counter()
-    print(f"hambox: training {cfg.name!r} for {cfg.optim.max_iters} iterations -> "
-          f"{cfg.run.output_dir}")  # fmt: skip
-    result = train(cfg, resume=args.resume, progress=not args.no_progress)
+
+    def announce(state) -> None:
+        total = cfg.optim.max_iters
+        if state.iteration:
+            print(f"hambox: resuming {cfg.name!r} at iteration {state.iteration} of {total} "
+                  f"-> {cfg.run.output_dir}")  # fmt: skip
+        else:
+            print(f"hambox: training {cfg.name!r} for {total} iterations -> "
+                  f"{cfg.run.output_dir}")  # fmt: skip
+
+    result = train(
+        cfg,
+        resume=args.resume,
+        allow_config_change=args.allow_config_change,
+        progress=not args.no_progress,
+        on_start=announce,
+    )
     minutes = (time.perf_counter() - t0) / 60
     print(f"done: {result.iterations} iterations in {minutes:.1f} min")
     if result.ap:

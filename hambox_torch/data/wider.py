@@ -58,6 +58,7 @@ __all__ = [
     "UnreadableImageError",
     "WiderFaceDataset",
     "find_image",
+    "image_to_rgb",
     "read_image",
     "read_image_or_warn",
 ]
@@ -95,6 +96,60 @@ class UnreadableImageError(OSError):
     """Raised by :func:`read_image` when a file is not a readable image."""
 
 
+#: Integer modes of more than 8 bits and their full-scale value (Pillow's 16-bit modes).
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def _to_uint8(values: np.ndarray, full_scale: float | None) -> np.ndarray:
+    """Grey values of any range as uint8: divided by ``full_scale / 255``, or (``None``)
+    stretched from their own minimum and maximum."""
+    v = values.astype(np.float64)
+    if full_scale is None:
+        lo, hi = float(v.min()), float(v.max())
+        v = (v - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
+    else:
+        v = v * (255.0 / full_scale)
+    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
+
+
+def image_to_rgb(im: Image.Image) -> np.ndarray:
+    """A decoded Pillow image as ``(H, W, 3)`` uint8 RGB, with its modes' real ranges.
+
+    8-bit modes (``1``, ``L``, ``P``, ``RGB``, ``RGBA``, ``CMYK``, ``YCbCr``, ``LA``, ...) go
+    through Pillow's conversion (alpha dropped). Pillow's own conversion of the wider modes
+    clips at 255, so they are scaled here instead: 16-bit grey (``I;16*``) by 255 / 65535;
+    32-bit integer grey (``I``) the same when its values lie in [0, 65535] (what 16-bit PNG
+    and TIFF files decode to), else stretched from its minimum to its maximum; float grey
+    (``F``) by 255 when its values lie in [0, 1], kept when in [0, 255], else stretched. NaN
+    values in an ``F`` image make it unreadable.
+
+    Examples
+    --------
+    >>> im = Image.fromarray(np.array([[0, 32768, 65535]], np.uint16))
+    >>> image_to_rgb(im)[0, :, 0].tolist()
+    [0, 128, 255]
+    """
+    if im.mode == "RGB":
+        return np.array(im)
+    if im.mode in _SIXTEEN_BIT_MODES or im.mode in ("I", "F"):
+        grey = np.array(im)
+        if grey.dtype.kind == "f" and not np.isfinite(grey).all():
+            raise ValueError(f"a float image ({im.mode}) with NaN or infinite values")
+        lo = float(grey.min()) if grey.size else 0.0
+        hi = float(grey.max()) if grey.size else 0.0
+        if im.mode in _SIXTEEN_BIT_MODES or (im.mode == "I" and lo >= 0 and hi <= 65535):
+            full: float | None = 65535.0
+        elif im.mode == "F" and lo >= 0 and hi <= 1:
+            full = 1.0
+        elif im.mode == "F" and lo >= 0 and hi <= 255:
+            full = 255.0
+        else:
+            full = None
+        grey8 = _to_uint8(grey, full)
+        return np.repeat(grey8[:, :, None], 3, axis=2)
+    return np.array(im.convert("RGB"))
+
+
 def read_image(path) -> tv_tensors.Image:
     """Decode an image file to RGB.
 
@@ -106,6 +161,8 @@ def read_image(path) -> tv_tensors.Image:
     -------
     tv_tensors.Image of shape (3, H, W), uint8
         A channels-last view (strides ``(1, 3 W, 3)``) of the decoded pixels, without a copy.
+        Modes wider than 8 bits keep their range (a 16-bit PNG's 65535 is 255, not every value
+        above 255 clipped to it; :func:`image_to_rgb`).
 
     Raises
     ------
@@ -114,14 +171,13 @@ def read_image(path) -> tv_tensors.Image:
     """
     try:
         with Image.open(path) as im:
-            rgb = im.convert("RGB") if im.mode != "RGB" else im
-            rgb.load()
-            arr = np.array(rgb)
+            im.load()
+            arr = image_to_rgb(im)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise UnreadableImageError(f"{os.fspath(path)}: {exc}") from exc
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise UnreadableImageError(f"{os.fspath(path)}: decoded to shape {arr.shape}")
-    return tv_tensors.Image(torch.from_numpy(arr).permute(2, 0, 1))
+    return tv_tensors.Image(torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1))
 
 
 class ImageReadWarning(UserWarning):

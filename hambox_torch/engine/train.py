@@ -4,13 +4,15 @@
 
 1. :func:`check_training_config` — the loop's own settings (``optim``, ``run``,
    ``loss.loc_weight``, ``data.batch_size`` / ``data.workers``) checked by building what uses
-   them; the recipe's components were checked when the config was loaded. Nothing is written
-   before this and the next step succeed.
+   them, and ``run.output_dir`` checked writable; the recipe's components were checked when
+   the config was loaded.
 2. :func:`build_state` — data root, dataset and loader, model, optimiser, schedule, AMP scaler
    and the supervision step (the matcher and loss given to :func:`train`, or the config's).
-3. :func:`start_run` — the output folder: ``config.yaml``, ``metrics.jsonl``; then
-   :func:`restore` continues from a checkpoint when asked.
-4. Per iteration: :func:`train_step` (forward → supervision: decode, match, targets, loss →
+3. :func:`find_resume` — when resuming, the checkpoint to continue from, read and verified,
+   and the config compared with its own; :func:`restore` loads its states.
+4. :func:`start_run` — the output folder: ``config.yaml``, ``metrics.jsonl``. Nothing is
+   written before the three steps above succeed.
+5. Per iteration: :func:`train_step` (forward → supervision: decode, match, targets, loss →
    backward → optimiser and schedule step), :func:`log_progress`, :func:`log_diagnostics`,
    :func:`save_if_due`, :func:`evaluate_if_due`.
 
@@ -27,16 +29,25 @@ non-deterministic kernels make it equal in distribution only.
 
 Files in ``run.output_dir``: ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one JSON
 object per logged event), ``ckpt_<iteration>.pt`` (the last three kept) and ``eval_<iteration>/``
-(predictions in the official layout).
+(predictions in the official layout); a run resumed with a changed config (only with
+``allow_config_change``) adds ``config_resume_<iteration>.yaml``.
+
+Resuming. ``resume=True`` continues from the newest checkpoint of the output folder that reads
+and verifies (a newer, corrupted one is skipped with a :class:`ResumeWarning`); a folder with
+no checkpoint is an error, not a fresh start. ``metrics.jsonl`` keeps the records up to the
+checkpoint's iteration: what the interrupted run logged after its last checkpoint is dropped,
+because the resumed run logs those iterations again.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,18 +82,32 @@ from hambox_torch.recipe.config import (
 )
 from hambox_torch.recipe.data_root import resolve_data_root
 from hambox_torch.recipe.devices import resolve_device
+from hambox_torch.recipe.output_paths import check_output_path
 
 from .diagnostics import mining_diagnostics
 from .distributed import DistInfo, barrier, init_distributed, shutdown
 from .optim import WarmupStepSchedule, build_lr_scheduler, build_optimizer
 
 __all__ = [
+    "RESUME_FREE_KEYS",
     "NonFiniteLossError",
+    "ResumeWarning",
+    "Resumed",
     "TrainResult",
     "TrainState",
     "build_state",
     "check_training_config",
+    "config_changes",
+    "evaluate_if_due",
+    "find_resume",
+    "log_diagnostics",
+    "log_progress",
+    "restore",
+    "save_if_due",
+    "start_run",
     "train",
+    "train_step",
+    "truncate_metrics",
 ]
 
 
@@ -131,8 +156,7 @@ class TrainResult:
 
 def _check_run(run) -> None:
     """The rules of the ``run`` section (the loop's periods, seed, device, output)."""
-    if run.output_dir.strip() == "":
-        raise ValueError("output_dir must not be empty")
+    check_output_path(run.output_dir, option="output_dir", folder=True)
     if run.seed < 0:
         raise ValueError(f"seed must be >= 0, got {run.seed}")
     resolve_device(run.device)
@@ -173,11 +197,13 @@ def check_training_config(cfg: Config) -> Config:
     --------
     >>> cfg = Config()
     >>> cfg.optim.max_iters = 200
-    >>> check_training_config(cfg)
+    >>> check_training_config(cfg)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
     hambox_torch.recipe.config.ConfigError: invalid config 'hambox':
-      optim.lr_steps: must all be below max_iters=200, got (110000,)
+      optim.lr_steps: must all be below max_iters=200, got (110000,); set e.g.
+      optim.lr_steps=[160] optim.warmup_iters=20 (or [] for no decay), or override only
+      optim.max_iters to have the schedule scaled with it
     """
     checks = (
         ("optim", lambda: build_optimizer(torch.nn.Linear(1, 1), cfg.optim)),
@@ -194,7 +220,7 @@ def check_training_config(cfg: Config) -> Config:
             try:
                 check()
             except ValueError as exc:
-                problems.append(component_problem(section, exc))
+                problems.append(component_problem(section, exc, cfg))
     if problems:
         raise ConfigError.listing(cfg.name, problems)
     return cfg
@@ -373,40 +399,171 @@ def build_state(
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. the output folder and resuming
+# 3. resuming (reads only) and the output folder
 # ---------------------------------------------------------------------------------------------
 
+#: Config keys that may differ between a run and the checkpoint it resumes: where and how often
+#: the loop writes, logs and evaluates, the device, the loader's worker count (the batches do
+#: not depend on it), the ImageNet file (the weights come from the checkpoint), name and notes.
+#: Any other difference is refused unless ``allow_config_change=True``.
+RESUME_FREE_KEYS = frozenset(
+    {
+        "name",
+        "notes",
+        "model.pretrained_path",
+        "data.workers",
+        "run.output_dir",
+        "run.device",
+        "run.log_every",
+        "run.eval_every",
+        "run.checkpoint_every",
+        "run.diag_every",
+        "run.tensorboard",
+        "run.eval_max_images",
+    }
+)
 
-def start_run(state: TrainState, resume) -> None:
-    """Create the output folder, write ``config.yaml`` and open ``metrics.jsonl``."""
-    if state.info.is_main:
-        state.out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(state.cfg, state.out_dir / "config.yaml")
-    barrier(state.info)
-    state.logger = _Logger(
-        state.out_dir, state.info.is_main, state.cfg.run.tensorboard, append=bool(resume)
-    )
+
+class ResumeWarning(UserWarning):
+    """Resuming went on around a problem: a newer checkpoint was unusable, or the config
+    changed with ``allow_config_change=True``."""
 
 
-def _resume_source(resume, out_dir: Path):
+@dataclass
+class Resumed:
+    """Where a run continues from (what :func:`find_resume` found).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The checkpoint.
+    payload : dict
+        Its contents, read and verified (:func:`~hambox_torch.recipe.checkpoint.read_checkpoint`).
+    skipped : list of (Path, str)
+        Newer checkpoints that could not be used, with the reason.
+    changes : list of str
+        Config keys that differ from the checkpoint's, ``"key: saved -> now"``.
+    """
+
+    path: Path
+    payload: dict
+    skipped: list = field(default_factory=list)
+    changes: list = field(default_factory=list)
+
+    @property
+    def iteration(self) -> int:
+        """The checkpoint's iteration (the loop continues after it)."""
+        return int(self.payload["iteration"])
+
+
+def _flat(mapping: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in mapping.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{dotted}."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def config_changes(saved: dict | None, cfg: Config) -> list[str]:
+    """The keys of ``cfg`` that differ from a checkpoint's config (``saved``, a
+    :func:`~hambox_torch.recipe.config.config_to_dict` dict), except
+    :data:`RESUME_FREE_KEYS`, as ``"key: saved -> now"``."""
+    if not isinstance(saved, dict):
+        return ["config: the checkpoint holds none"]
+    before, now = _flat(saved), _flat(config_to_dict(cfg))
+    return [
+        f"{key}: {before.get(key)!r} -> {now.get(key)!r}"
+        for key in sorted(set(before) | set(now))
+        if key not in RESUME_FREE_KEYS and before.get(key) != now.get(key)
+    ]
+
+
+def _newest_valid_hint(folder: Path, exclude: Path, device) -> str:
+    path, _, _ = ckpt.newest_valid_checkpoint(folder, map_location=device, exclude=[exclude])
+    if path is None:
+        return f"; {folder} holds no other valid checkpoint"
+    return f"; the newest valid checkpoint in {folder} is {path} (resume from it: --resume {path})"
+
+
+def find_resume(state: TrainState, resume, *, allow_config_change: bool = False) -> Resumed | None:
+    """The checkpoint a run continues from, read and verified; nothing is written.
+
+    ``resume=True``: the newest checkpoint of ``run.output_dir`` that reads and verifies — a
+    newer one that is truncated or corrupted is skipped with a :class:`ResumeWarning` naming
+    it and the reason. A path: that checkpoint; if it is not valid, the error names the newest
+    valid one of its folder instead of falling back silently. ``False`` / ``None``: no resume.
+
+    The config of the run must equal the checkpoint's, except :data:`RESUME_FREE_KEYS`;
+    otherwise resuming is refused unless ``allow_config_change`` (then a
+    :class:`ResumeWarning` lists the changes).
+
+    Raises
+    ------
+    ValueError
+        ``resume=True`` and the output folder holds no checkpoint; a path that does not exist;
+        a changed config without ``allow_config_change``.
+    CheckpointError
+        No valid checkpoint (each reason given), or the given one is not valid.
+    """
     if resume is False or resume is None:
         return None
+    device = state.device
     if resume is True:
-        return ckpt.latest_checkpoint(out_dir)
-    path = Path(resume)
-    if not path.exists():
-        raise ValueError(f"resume checkpoint {str(path)!r} does not exist")
-    return path
+        folder = state.out_dir
+        if not ckpt.find_checkpoints(folder):
+            where = "does not exist" if not folder.exists() else "holds no ckpt_<N>.pt file"
+            raise ValueError(
+                f"nothing to resume: run.output_dir {str(folder)!r} {where}; start without "
+                "--resume, or give --resume CKPT"
+            )
+        path, payload, skipped = ckpt.newest_valid_checkpoint(folder, map_location=device)
+        if path is None:
+            reasons = "; ".join(reason for _, reason in skipped)
+            raise ckpt.CheckpointError(f"no valid checkpoint to resume in {folder}: {reasons}")
+        for bad, reason in skipped:
+            warnings.warn(
+                f"skipping {bad.name}, which cannot be used ({reason}); resuming from {path.name}",
+                ResumeWarning,
+                stacklevel=2,
+            )
+    else:
+        path = Path(resume)
+        if not path.exists():
+            raise ValueError(f"resume checkpoint {str(path)!r} does not exist")
+        try:
+            payload = ckpt.read_checkpoint(path, map_location=device)
+        except ckpt.CheckpointError as exc:
+            folder = path if path.is_dir() else path.parent
+            raise ckpt.CheckpointError(f"{exc}{_newest_valid_hint(folder, path, device)}") from None
+        skipped = []
+    changes = config_changes(payload.get("config"), state.cfg)
+    if changes and not allow_config_change:
+        shown = "; ".join(changes[:8]) + ("; ..." if len(changes) > 8 else "")
+        raise ValueError(
+            f"the config differs from the one {path} was trained with ({shown}); resume with "
+            "the same config (its copy is config.yaml beside the checkpoints), or allow the "
+            "change explicitly (--allow-config-change, train(..., allow_config_change=True))"
+        )
+    if changes:
+        warnings.warn(
+            f"resuming {path.name} with a changed config: {'; '.join(changes)}",
+            ResumeWarning,
+            stacklevel=2,
+        )
+    return Resumed(path, payload, skipped, changes)
 
 
-def restore(state: TrainState, resume) -> None:
-    """Continue from a checkpoint: ``resume=True`` the newest in the output folder, a path
-    that one; the model, optimiser, schedule, scaler (and, single-process, RNG) states."""
-    source = _resume_source(resume, state.out_dir)
-    if source is None:
+def restore(state: TrainState, resumed: Resumed | None) -> None:
+    """Continue from a checkpoint :func:`find_resume` found: the model, optimiser, schedule,
+    scaler (and, single-process, RNG) states and the iteration."""
+    if resumed is None:
         return
-    payload = ckpt.load_checkpoint(
-        source,
+    ckpt.restore_checkpoint(
+        resumed.payload,
+        resumed.path,
         model=state.model,
         optimizer=state.optimizer,
         scheduler=state.scheduler,
@@ -414,10 +571,89 @@ def restore(state: TrainState, resume) -> None:
         # Each rank keeps its own RNG streams (the checkpoint holds rank 0's); the data
         # pipeline does not depend on them (its draws are seeded per sample).
         restore_rng=not state.info.distributed,
-        map_location=state.device,
     )
-    state.iteration = int(payload["iteration"])
-    state.logger.log("resume", state.iteration, {"checkpoint": str(source)})
+    state.iteration = resumed.iteration
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def truncate_metrics(path: Path, iteration: int) -> int:
+    """Keep the records of ``metrics.jsonl`` up to ``iteration`` (those a resumed run does not
+    log again); drop later ones and unreadable lines (a record cut by a kill). Returns how many
+    lines were dropped."""
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            keep = isinstance(record, dict) and int(record["iteration"]) <= iteration
+        except (ValueError, KeyError, TypeError):
+            keep = False
+        if keep:
+            kept.append(line + "\n")
+        else:
+            dropped += 1
+    if dropped:
+        _write_atomically(path, "".join(kept))
+    return dropped
+
+
+def _save_run_config(state: TrainState, resumed: Resumed | None) -> Path:
+    """``config.yaml``; a resumed run with another config keeps it and writes its own beside
+    it as ``config_resume_<iteration>.yaml``."""
+    path = state.out_dir / "config.yaml"
+    if resumed is None or not path.is_file():
+        return save_config(state.cfg, path)
+    tmp = save_config(state.cfg, state.out_dir / f".config.{os.getpid()}.yaml.tmp")
+    if tmp.read_bytes() == path.read_bytes():
+        tmp.unlink()
+        return path
+    other = state.out_dir / f"config_resume_{resumed.iteration:07d}.yaml"
+    os.replace(tmp, other)
+    return other
+
+
+def start_run(state: TrainState, resumed: Resumed | None = None) -> None:
+    """Create the output folder, write the config, open ``metrics.jsonl``.
+
+    A fresh run writes ``config.yaml`` and starts a new ``metrics.jsonl``. A resumed run keeps
+    both: records after the checkpoint's iteration (logged by the interrupted run after its
+    last checkpoint) are dropped, new ones appended, and a config that differs from
+    ``config.yaml`` is written beside it as ``config_resume_<iteration>.yaml``; a ``resume``
+    record names the checkpoint, the checkpoints skipped, the config changes and the records
+    dropped.
+    """
+    dropped = 0
+    config_file = state.out_dir / "config.yaml"
+    if state.info.is_main:
+        state.out_dir.mkdir(parents=True, exist_ok=True)
+        config_file = _save_run_config(state, resumed)
+        if resumed is not None:
+            dropped = truncate_metrics(state.out_dir / "metrics.jsonl", resumed.iteration)
+    barrier(state.info)
+    state.logger = _Logger(
+        state.out_dir,
+        state.info.is_main,
+        state.cfg.run.tensorboard,
+        append=resumed is not None,
+    )
+    if resumed is not None:
+        state.logger.log(
+            "resume",
+            resumed.iteration,
+            {
+                "checkpoint": str(resumed.path),
+                "skipped": [f"{p}: {why}" for p, why in resumed.skipped],
+                "config_changes": list(resumed.changes),
+                "config_file": config_file.name,
+                "dropped_records": dropped,
+            },
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,9 +842,11 @@ def train(
     matcher=None,
     loss=None,
     resume: bool | str = False,
+    allow_config_change: bool = False,
     progress: bool = True,
     stop_at: int | None = None,
     backend: str = "auto",
+    on_start: Callable[[TrainState], None] | None = None,
 ) -> TrainResult:
     """Train a detector as ``cfg`` says.
 
@@ -623,8 +861,13 @@ def train(
         The face branch's loss; default: the config's ``loss`` section. Any object with the
         loss contract works.
     resume : bool or str
-        ``True``: continue from the newest checkpoint in ``run.output_dir`` (start afresh if
-        there is none); a path: continue from that checkpoint.
+        ``True``: continue from the newest valid checkpoint in ``run.output_dir`` (an error
+        when it holds none; newer unusable ones are skipped with a :class:`ResumeWarning`); a
+        path: continue from that checkpoint (see :func:`find_resume`).
+    allow_config_change : bool, default False
+        Resume even when the config differs from the checkpoint's (beyond
+        :data:`RESUME_FREE_KEYS`); the new config is written as
+        ``config_resume_<iteration>.yaml`` beside the original ``config.yaml``.
     progress : bool
         Progress bars (main process only).
     stop_at : int, optional
@@ -632,6 +875,10 @@ def train(
         schedule still runs to ``optim.max_iters`` on resume.
     backend : {"auto", "core", "torch"}
         Matcher backend for hambox's matchers (see :class:`~hambox_torch.pipeline.BatchMatcher`).
+    on_start : callable, optional
+        Called with the :class:`TrainState` once the config, the data and the checkpoint to
+        resume are checked and the run is built (``state.iteration`` is where it starts), just
+        before anything is written; ``hambox train`` prints its first line there.
 
     Returns
     -------
@@ -640,9 +887,13 @@ def train(
     Raises
     ------
     ConfigError
-        A setting of the loop is out of range (nothing is written).
+        A setting of the loop is out of range.
+    ValueError, CheckpointError
+        Missing data, nothing to resume, an unusable checkpoint or a changed config.
     NonFiniteLossError
         The run diverged.
+
+    Nothing is written to ``run.output_dir`` before all of these checks pass.
     """
     t_start = time.perf_counter()
     check_training_config(cfg)
@@ -651,9 +902,12 @@ def train(
         state = build_state(
             cfg, info, matcher=matcher, loss=loss, backend=backend, progress=progress
         )
-        start_run(state, resume)
+        resumed = find_resume(state, resume, allow_config_change=allow_config_change)
+        restore(state, resumed)
+        if on_start is not None and info.is_main:
+            on_start(state)
+        start_run(state, resumed)
         try:
-            restore(state, resume)
             if info.distributed:
                 device = state.device
                 state.model = torch.nn.parallel.DistributedDataParallel(

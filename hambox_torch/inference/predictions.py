@@ -4,19 +4,32 @@ The text files are written by :func:`hambox_core.evaluation.widerface.write_pred
 line, count line, ``x y w h score`` rows); ``protocol.json`` beside them records how the
 predictions were made (protocol, detection settings, model config and checkpoint), because AP is
 comparable only between predictions made under the same protocol.
+
+A folder describes one run: :func:`check_prediction_folder` refuses a folder that already
+holds another run's results (a ``protocol.json`` or prediction ``.txt`` files in event
+folders), and :func:`clear_prediction_folder` deletes them when the caller was told to
+overwrite, so a ``protocol.json`` never sits beside files another run wrote.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from hambox_core.evaluation import widerface as wider_eval
 
-__all__ = ["PROTOCOL_FILE", "wider_rows", "write_prediction_folder", "write_protocol_json"]
+__all__ = [
+    "PROTOCOL_FILE",
+    "check_prediction_folder",
+    "clear_prediction_folder",
+    "prediction_folder_files",
+    "wider_rows",
+    "write_prediction_folder",
+    "write_protocol_json",
+]
 
 #: The metadata file of a prediction folder.
 PROTOCOL_FILE = "protocol.json"
@@ -46,6 +59,85 @@ def wider_rows(boxes, scores) -> np.ndarray:
     if s.shape[0] != b.shape[0]:
         raise ValueError(f"scores must have shape ({b.shape[0]},), got {s.shape}")
     return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2], s[:, None]], axis=1)
+
+
+def prediction_folder_files(out_dir, also: Sequence[str] = ()) -> list[Path]:
+    """The results of a run in ``out_dir``: its ``protocol.json``, the ``.txt`` files of its
+    event folders (any depth below ``out_dir``), and files matching the glob patterns ``also``
+    (e.g. ``"*.boxes.jpg"``), sorted; ``[]`` for a missing folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = write_prediction_folder(tempfile.mkdtemp(), {("ev", "a"): ([[0, 0, 2, 2]], [0.9])},
+    ...                             {"protocol": {"name": "single"}})
+    >>> [p.relative_to(d).as_posix() for p in prediction_folder_files(d)]
+    ['ev/a.txt', 'protocol.json']
+    """
+    out = Path(out_dir)
+    if not out.is_dir():
+        return []
+    found = {p for p in out.rglob("*.txt") if p.parent != out and p.is_file()}
+    for pattern in also:
+        found.update(p for p in out.rglob(pattern) if p.is_file())
+    if (out / PROTOCOL_FILE).is_file():
+        found.add(out / PROTOCOL_FILE)
+    return sorted(found)
+
+
+def check_prediction_folder(out_dir, *, overwrite: bool = False, also: Sequence[str] = ()):
+    """Check that predictions may be written to ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+    overwrite : bool, default False
+        Allow a folder holding another run's results (the caller then deletes them with
+        :func:`clear_prediction_folder` before writing).
+    also : sequence of str
+        More glob patterns of files a run writes (see :func:`prediction_folder_files`).
+
+    Returns
+    -------
+    list of Path
+        The results that would be replaced.
+
+    Raises
+    ------
+    ValueError
+        ``out_dir`` is a file, or holds results and ``overwrite`` is false; the message says
+        what it holds and how to go on.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder for predictions")
+    existing = prediction_folder_files(out, also)
+    if existing and not overwrite:
+        has_meta = (out / PROTOCOL_FILE) in existing
+        files = len(existing) - has_meta
+        parts = [PROTOCOL_FILE] if has_meta else []
+        if files:
+            parts.append(f"{files} prediction files")
+        what = ", ".join(parts)
+        raise ValueError(
+            f"{out} already holds the results of another run ({what}); replace them with "
+            "--overwrite (overwrite=True), or choose another folder"
+        )
+    return existing
+
+
+def clear_prediction_folder(out_dir, also: Sequence[str] = ()) -> list[Path]:
+    """Delete the results :func:`prediction_folder_files` finds in ``out_dir`` (and the event
+    folders left empty); return the deleted files. Other files are never touched."""
+    out = Path(out_dir)
+    removed = prediction_folder_files(out, also)
+    for p in removed:
+        p.unlink(missing_ok=True)
+    for folder in sorted({p.parent for p in removed}, key=lambda q: -len(q.parts)):
+        while folder != out and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    return removed
 
 
 def write_protocol_json(out_dir, metadata: Mapping) -> Path:

@@ -7,8 +7,9 @@
 - :mod:`hambox_torch.recipe.checkpoint` — atomic, ``weights_only``-loadable checkpoints.
 - :mod:`hambox_torch.recipe.loading` — :func:`load_detector`: a trained detector from a
   checkpoint.
-- :mod:`hambox_torch.recipe.devices` and :mod:`hambox_torch.recipe.data_root` — the one rule
-  each for the device and the data root a run uses.
+- :mod:`hambox_torch.recipe.devices`, :mod:`hambox_torch.recipe.data_root` and
+  :mod:`hambox_torch.recipe.output_paths` — the one rule each for the device and the data root
+  a run uses and for whether an output path can be written.
 
 This layer sits on the operations, models and data; inference, export, the analyses and the
 training loop sit on it.

@@ -53,6 +53,7 @@ import os
 import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -69,18 +70,26 @@ __all__ = [
     "ModelConfig",
     "OptimConfig",
     "RunConfig",
+    "ScheduleScalingWarning",
     "add_config_arguments",
     "component_problem",
     "config_from_args",
     "config_from_dict",
     "config_to_dict",
+    "fix_hint",
     "load_config",
     "save_config",
+    "scale_schedule",
     "validate",
 ]
 
 BASE_KEY = "_base_"
 DEFAULT_NAME = "hambox"
+
+
+class ScheduleScalingWarning(UserWarning):
+    """Overriding ``optim.max_iters`` alone scaled the learning-rate schedule with it (the
+    message gives the old and new values)."""
 
 
 class ConfigError(ValueError):
@@ -405,6 +414,7 @@ def _coerce(value, tp, key: str, source: str | None):
     def bad(extra: str = ""):
         return ConfigError(
             f"{key}: expected {_type_name(tp)}, got {value!r}{extra}{_location(source)}"
+            f"{fix_hint(key)}"
         )
 
     optional, inner = _optional_arm(tp)
@@ -460,8 +470,75 @@ def _all_keys() -> list[str]:
 
 def _unknown_key(key: str, source: str | None, valid: list[str]) -> ConfigError:
     close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    section = key.split(".")[0]
+    if close:
+        hint = f"; did you mean {close[0]!r}?"
+    elif section in SECTIONS and "." in key:
+        names = ", ".join(f.name for f in dataclasses.fields(SECTIONS[section]))
+        hint = f"; the keys of {section} are {names}"
+    else:
+        hint = f"; the top-level keys are {', '.join([*SECTIONS, *TOP_LEVEL_KEYS])}"
     return ConfigError(f"unknown key {key!r}{_location(source)}{hint}")
+
+
+def _yaml_text(value) -> str:
+    """``value`` as one would write it after ``key=`` (lists inline, null for None)."""
+    if isinstance(value, tuple):
+        value = list(value)
+    text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+    return text.removesuffix("...").strip()
+
+
+def _default_of(key: str):
+    """``(True, default)`` of a dotted field key, ``(False, None)`` for anything else."""
+    parts = key.split(".")
+    if len(parts) == 1 and parts[0] in TOP_LEVEL_KEYS:
+        return True, getattr(Config(), parts[0])
+    if len(parts) == 2 and parts[0] in SECTIONS:
+        section = SECTIONS[parts[0]]()
+        if hasattr(section, parts[1]):
+            return True, getattr(section, parts[1])
+    return False, None
+
+
+def fix_hint(key: str, config: Config | None = None) -> str:
+    """What to set to fix a problem of ``key``, as ``"; set ..."`` text (``""`` if nothing
+    useful can be said).
+
+    The schedule keys get a value that fits ``config``'s ``optim.max_iters``; other keys their
+    default when ``config`` holds something else.
+
+    Examples
+    --------
+    >>> cfg = Config()
+    >>> cfg.optim.max_iters = 2000
+    >>> fix_hint("optim.lr_steps", cfg)  # doctest: +ELLIPSIS
+    '; set e.g. optim.lr_steps=[1600] (or [] for no decay), or override only optim.max_iters...'
+    >>> fix_hint("matching.top_k")
+    '; the default is matching.top_k=3'
+    """
+    if config is not None and key in ("optim.lr_steps", "optim.warmup_iters"):
+        m = config.optim.max_iters
+        if not (isinstance(m, int) and m >= 1):
+            return ""
+        warmup = f"optim.warmup_iters={min(m - 1, m // 10)}"
+        if key == "optim.warmup_iters":
+            return f"; set e.g. {warmup} (0 for no warm-up)"
+        steps = f"[{max(1, min(m - 1, round(0.8 * m)))}]" if m >= 2 else "[]"
+        also = f" {warmup}" if not 0 <= config.optim.warmup_iters < m else ""
+        return (
+            f"; set e.g. optim.lr_steps={steps}{also} (or [] for no decay), or override only "
+            "optim.max_iters to have the schedule scaled with it"
+        )
+    known, default = _default_of(key)
+    if not known:
+        return ""
+    if config is not None:
+        section, _, name = key.partition(".")
+        current = getattr(getattr(config, section), name) if name else getattr(config, section)
+        if current == default:
+            return ""
+    return f"; the default is {key}={_yaml_text(default)}"
 
 
 def _flatten(mapping, source: str | None) -> dict[str, tuple[Any, str | None]]:
@@ -632,11 +709,91 @@ def load_config(path: str | os.PathLike | None = None, overrides=()) -> Config:
         path = Path(path)
         flat.update(_file_layers(path, ()))
         default_name = path.stem
+    given: dict[str, tuple[Any, str | None]] = {}
     for text in overrides:
-        flat.update(_flatten(_parse_override(text), f"override {text!r}"))
+        given.update(_flatten(_parse_override(text), f"override {text!r}"))
+    note = _scale_schedule(flat, given, path)
+    flat.update(given)
     config = _build(flat, default_name)
     validate(config)
+    if note:
+        warnings.warn(note, ScheduleScalingWarning, stacklevel=2)
     return config
+
+
+#: The schedule keys that follow ``optim.max_iters`` when only it is overridden.
+SCALED_KEYS = ("optim.lr_steps", "optim.warmup_iters")
+
+
+def _field_value(flat: dict, key: str):
+    """The typed value of ``key`` in ``flat`` (its default when absent), or None if invalid."""
+    section, name = key.split(".")
+    tp = _field_types(SECTIONS[section])[name]
+    if key not in flat:
+        return getattr(SECTIONS[section](), name)
+    value, source = flat[key]
+    try:
+        return _coerce(value, tp, key, source)
+    except ConfigError:
+        return None  # reported by _build
+
+
+def scale_schedule(lr_steps, warmup_iters: int, old_iters: int, new_iters: int):
+    """A step schedule made for ``old_iters`` iterations, stretched to ``new_iters``.
+
+    Each value is multiplied by ``new_iters / old_iters`` and rounded; steps are kept in
+    ``[1, new_iters)`` without repeats and the warm-up below ``new_iters``, so the result is
+    always a valid schedule (a very short run may lose a step).
+
+    Returns
+    -------
+    (tuple of int, int)
+        ``lr_steps`` and ``warmup_iters``.
+
+    Examples
+    --------
+    >>> scale_schedule((760, 880), 50, 960, 200)
+    ((158, 183), 10)
+    >>> scale_schedule((110_000,), 1000, 140_000, 200)
+    ((157,), 1)
+    >>> scale_schedule((110_000,), 1000, 140_000, 2)  # the step would land on the last one
+    ((), 0)
+    """
+    ratio = new_iters / old_iters
+    steps: list[int] = []
+    for step in lr_steps:
+        scaled = max(1, round(step * ratio))
+        if scaled < new_iters and (not steps or scaled > steps[-1]):
+            steps.append(scaled)
+    return tuple(steps), min(round(warmup_iters * ratio), new_iters - 1)
+
+
+def _scale_schedule(flat: dict, given: dict, path) -> str:
+    """When ``given`` (the overrides) sets ``optim.max_iters`` but not the schedule keys, put
+    the file's (or default) schedule scaled to the new length into ``given``; return what was
+    done, or ``""``."""
+    if "optim.max_iters" not in given or all(key in given for key in SCALED_KEYS):
+        return ""
+    old, new = _field_value(flat, "optim.max_iters"), _field_value(given, "optim.max_iters")
+    steps, warmup = _field_value(flat, "optim.lr_steps"), _field_value(flat, "optim.warmup_iters")
+    if not all(isinstance(v, int) and v >= 1 for v in (old, new)) or old == new:
+        return ""
+    if steps is None or warmup is None:
+        return ""
+    new_steps, new_warmup = scale_schedule(steps, warmup, old, new)
+    origin = f"{Path(path).name}'s" if path is not None else "the default"
+    source = f"scaled from {origin} schedule with optim.max_iters={new}"
+    done = []
+    if "optim.lr_steps" not in given:
+        given["optim.lr_steps"] = (list(new_steps), source)
+        done.append(f"lr_steps {list(steps)} -> {list(new_steps)}")
+    if "optim.warmup_iters" not in given:
+        given["optim.warmup_iters"] = (new_warmup, source)
+        done.append(f"warmup_iters {warmup} -> {new_warmup}")
+    return (
+        f"optim.max_iters={new} overrides {old}: {origin} schedule is scaled to it "
+        f"({', '.join(done)}); give optim.lr_steps / optim.warmup_iters to choose them"
+    )
 
 
 def config_from_dict(mapping, source: str | None = None) -> Config:
@@ -720,17 +877,21 @@ def _check_types(config: Config) -> None:
             _coerce(value, hints[f.name], f"{section}.{f.name}", None)
 
 
-def component_problem(section: str, exc: Exception) -> str:
-    """A component's error as a config problem, ``section.param: message``.
+def component_problem(section: str, exc: Exception, config: Config | None = None) -> str:
+    """A component's error as a config problem, ``section.param: message``, with a fix.
 
     Components name their parameter first (``pos_iou_thr must lie in [0, 1], got 2``, or
     ``image_size: ...``); when the first word is a field of ``section`` it becomes the key,
-    else the section is.
+    else the section is. With ``config``, the key's :func:`fix_hint` is appended.
 
     >>> component_problem("optim", ValueError("lr must be positive, got -1"))
     'optim.lr: must be positive, got -1'
     >>> component_problem("anchors", ValueError("strides and base_sizes differ in length"))
     'anchors.strides: strides and base_sizes differ in length'
+    >>> cfg = Config()
+    >>> cfg.matching.top_k = 0
+    >>> component_problem("matching", ValueError("top_k must be >= 1, got 0"), cfg)
+    'matching.top_k: must be >= 1, got 0; the default is matching.top_k=3'
     """
     message = str(exc)
     names = {f.name for f in dataclasses.fields(SECTIONS[section])}
@@ -738,9 +899,10 @@ def component_problem(section: str, exc: Exception) -> str:
     name = first.rstrip(":")
     if name not in names or not rest:
         return f"{section}: {message}"
+    hint = "" if config is None else fix_hint(f"{section}.{name}", config)
     if first.endswith(":") or rest.startswith("must"):
-        return f"{section}.{name}: {rest}"
-    return f"{section}.{name}: {message}"
+        return f"{section}.{name}: {rest}{hint}"
+    return f"{section}.{name}: {message}{hint}"
 
 
 def validate(config: Config) -> Config:
@@ -769,7 +931,7 @@ def validate(config: Config) -> Config:
     Traceback (most recent call last):
     ...
     hambox_torch.recipe.config.ConfigError: invalid config 'hambox':
-      matching.pos_iou_thr: must lie in [0, 1], got 1.5
+      matching.pos_iou_thr: must lie in [0, 1], got 1.5; the default is matching.pos_iou_thr=0.35
     """
     from hambox_torch.data.transforms import train_transforms
 
@@ -826,7 +988,7 @@ def validate(config: Config) -> Config:
             if section == "model" and message.startswith("anchor_generator "):
                 # The detector's rule on the anchor levels: a problem of the anchors section.
                 section, exc = "anchors", ValueError(message[len("anchor_generator ") :])
-            problems.append(component_problem(section, exc))
+            problems.append(component_problem(section, exc, config))
     if problems:
         raise ConfigError.listing(config.name, problems)
     return config
