@@ -327,7 +327,7 @@ def plot_anchor_statistics(
     ValueError
         If ``stats`` lacks a key or its arrays have different lengths.
     """
-    from .evaluation.plots import _figure_class
+    from .evaluation.plots import matplotlib_figure
 
     try:
         scales = np.asarray(stats["scales"], dtype=np.float64)
@@ -338,7 +338,7 @@ def plot_anchor_statistics(
         raise ValueError(f"stats lacks {exc.args[0]!r} (pass anchor_statistics' result)") from None
     if not (scales.shape == mean.shape == frac.shape) or scales.ndim != 1:
         raise ValueError("stats' scales, mean_matched and frac_matched must be equal-length 1-d")
-    fig = _figure_class()(figsize=(9.6, 4.0), layout="constrained")
+    fig = matplotlib_figure()(figsize=(9.6, 4.0), layout="constrained")
     ax_mean, ax_frac = fig.subplots(1, 2)
     order = np.argsort(scales, kind="stable")
     ax_mean.plot(scales[order], mean[order], marker="o", markersize=3, color="tab:blue")
@@ -394,10 +394,10 @@ def plot_detector_analysis(
         predictions from matched anchors; (b) one histogram (share of that strategy's compensated
         anchors per bin of ``IOU_BIN_EDGES``) per strategy.
     """
-    from .evaluation.plots import _figure_class
+    from .evaluation.plots import matplotlib_figure
 
     anchor_iou = np.sort(np.asarray(anchor_iou, dtype=np.float64).reshape(-1))
-    fig = _figure_class()(figsize=(9.6, 4.0), layout="constrained")
+    fig = matplotlib_figure()(figsize=(9.6, 4.0), layout="constrained")
     ax_cdf, ax_hist = fig.subplots(1, 2)
     if anchor_iou.size:
         cdf = np.arange(anchor_iou.size + 1) / anchor_iou.size

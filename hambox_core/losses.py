@@ -46,15 +46,20 @@ from scipy.special import expit
 
 from .validation import (
     as_bool_mask,
+    as_int_vector,
     as_labels,
+    as_real_array,
     as_real_rows,
     as_real_vector,
+    check_class_logits,
     check_finite,
     check_focal_parameters,
     check_non_negative,
 )
 
 __all__ = [
+    "RegressionAwareFocalLoss",
+    "StandardFocalLoss",
     "regression_aware_focal_loss",
     "sigmoid_focal_loss",
     "smooth_l1_loss",
@@ -101,27 +106,51 @@ def _combined(
     alpha: float,
     gamma: float,
     beta: float,
+    classes: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Eq. 1 and 2 on validated arrays; ``weights`` are the qualities of the anchors in ``psi``."""
+    """Eq. 1 and 2 on validated arrays; ``weights`` are the qualities of the anchors in ``psi``;
+    ``classes`` the positives' classes when ``logits`` is (N, C)."""
     pos = labels == 1
     omega_pos = pos & ~psi
     omega = omega_pos | (labels == 0)
     n_com = max(1, int(np.count_nonzero(psi)))
     n_norm = max(1, int(np.count_nonzero(omega_pos)))
 
-    ones_psi = np.ones(int(np.count_nonzero(psi)))
-    fl_psi = _focal(logits[psi], ones_psi, alpha, gamma)
-    fl_omega = _focal(logits[omega], pos[omega].astype(np.float64), alpha, gamma)
     sl_psi = _smooth_l1(deltas[psi], targets[psi], beta)
     sl_omega = _smooth_l1(deltas[omega_pos], targets[omega_pos], beta)
+    if logits.ndim == 1:
+        ones_psi = np.ones(int(np.count_nonzero(psi)))
+        fl_psi = _focal(logits[psi], ones_psi, alpha, gamma)
+        fl_omega = _focal(logits[omega], pos[omega].astype(np.float64), alpha, gamma)
+        with np.errstate(over="ignore"):
+            cls_psi = np.sum(weights * fl_psi)
+            cls_omega = np.sum(fl_omega)
+    else:
+        # One sigmoid per class, one-hot targets; a compensated anchor's quality weights its
+        # class's column (see regression_aware_focal_loss).
+        onehot = np.zeros_like(logits)
+        rows = np.flatnonzero(pos)
+        onehot[rows, classes[rows]] = 1.0
+        fl = _focal(logits, onehot, alpha, gamma)
+        col_weight = np.ones_like(logits)
+        prow = np.flatnonzero(psi)
+        col_weight[prow, classes[prow]] = weights
+        with np.errstate(over="ignore"):
+            cls_psi = np.sum(col_weight[psi] * fl[psi])
+            cls_omega = np.sum(fl[omega])
     with np.errstate(over="ignore"):
-        loss_cls = np.sum(weights * fl_psi) / n_com + np.sum(fl_omega) / n_norm
+        loss_cls = cls_psi / n_com + cls_omega / n_norm
         loss_loc = np.sum(sl_psi) / n_com + np.sum(sl_omega) / n_norm
     return float(loss_cls), float(loss_loc)
 
 
-def _validate_batch(cls_logits, box_deltas, box_targets, labels):
-    logits = as_real_vector(cls_logits, "cls_logits")
+def _validate_batch(cls_logits, box_deltas, box_targets, labels, classes=None):
+    arr = as_real_array(cls_logits, "cls_logits")
+    if arr.ndim == 2:
+        check_class_logits(arr.shape, classes is not None)
+        logits = arr.astype(np.float64, copy=False)
+    else:
+        logits = as_real_vector(cls_logits, "cls_logits")
     n = logits.shape[0]
     check_finite(logits, "cls_logits")
     deltas = as_real_rows(box_deltas, "box_deltas", n, "cls_logits")
@@ -130,7 +159,19 @@ def _validate_batch(cls_logits, box_deltas, box_targets, labels):
     pos = lab == 1
     check_finite(deltas, "box_deltas", pos, " (row of a positive anchor)")
     check_finite(targets, "box_targets", pos, " (row of a positive anchor)")
-    return logits, deltas, targets, lab
+    if logits.ndim == 2:
+        cls = as_int_vector(classes, "classes", n, "cls_logits")
+        bad = pos & ((cls < 0) | (cls >= logits.shape[1]))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"classes of positive anchors must lie in [0, {logits.shape[1]}); "
+                f"classes[{i}] is {int(cls[i])}"
+            )
+        return logits, deltas, targets, lab, cls.astype(np.int64)
+    if classes is not None:
+        as_int_vector(classes, "classes", n, "cls_logits")
+    return logits, deltas, targets, lab, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,6 +297,7 @@ def regression_aware_focal_loss(
     alpha: float = 0.25,
     gamma: float = 2.0,
     beta: float = 1.0 / 9.0,
+    classes=None,
 ) -> tuple[float, float]:
     """Regression-aware focal loss of HAMBox (paper Eq. 1 and 2), over a whole batch.
 
@@ -278,9 +320,10 @@ def regression_aware_focal_loss(
 
     Parameters
     ----------
-    cls_logits : array_like of shape (N,), real
-        Face logits of every anchor of the batch. Must be finite everywhere, ignored anchors
-        included (a non-finite logit means the network diverged).
+    cls_logits : array_like of shape (N,) or (N, C), real
+        Face logits of every anchor of the batch, or one logit per class (see Notes). Must be
+        finite everywhere, ignored anchors included (a non-finite logit means the network
+        diverged).
     box_deltas : array_like of shape (N, 4), real
         Predicted regression deltas. Only the rows of positive anchors are read; the others may
         hold anything, NaN and inf included.
@@ -301,6 +344,9 @@ def regression_aware_focal_loss(
         Focal-loss focusing parameter, ``>= 0``.
     beta : float, default 1/9
         Smooth-L1 quadratic zone, ``>= 0``.
+    classes : array_like of shape (N,), integer, optional
+        With (N, C) logits (required then): each positive anchor's class in ``[0, C)``; other
+        entries are not read.
 
     Returns
     -------
@@ -318,6 +364,15 @@ def regression_aware_focal_loss(
         ``compensated`` is not boolean or marks a non-positive anchor, the quality of a
         compensated anchor is outside ``[0, 1]`` or not finite, or a hyperparameter is out of
         range (``alpha > 1``, ``gamma < 0``, ``beta < 0``, or not a finite number).
+
+    Notes
+    -----
+    With (N, C) logits the focal loss is taken per class with one-hot targets, as
+    torchvision's ``sigmoid_focal_loss`` for RetinaNet: a positive anchor's target is 1 in its
+    class's column and 0 in the others, a background anchor's 0 everywhere. A compensated
+    anchor's whole row belongs to :math:`\\psi` (divided by :math:`N_{com}`), with
+    :math:`F_i` weighting its class's column only; the other rows belong to :math:`\\Omega`.
+    With ``C = 1`` this is the equation above exactly.
 
     Examples
     --------
@@ -339,7 +394,9 @@ def regression_aware_focal_loss(
     """
     a, g = check_focal_parameters(alpha, gamma)
     b = check_non_negative(beta, "beta")
-    logits, deltas, targets, lab = _validate_batch(cls_logits, box_deltas, box_targets, labels)
+    logits, deltas, targets, lab, cls = _validate_batch(
+        cls_logits, box_deltas, box_targets, labels, classes
+    )
     n = logits.shape[0]
     psi = as_bool_mask(compensated, n, "compensated", "cls_logits")
     if (psi & (lab != 1)).any():
@@ -357,7 +414,7 @@ def regression_aware_focal_loss(
             f"quality of a compensated anchor must be finite and lie in [0, 1]; "
             f"quality[{i}] is {float(q[i])!r}"
         )
-    return _combined(logits, deltas, targets, lab, psi, w, a, g, b)
+    return _combined(logits, deltas, targets, lab, psi, w, a, g, b, cls)
 
 
 def standard_focal_loss(
@@ -369,6 +426,7 @@ def standard_focal_loss(
     alpha: float = 0.25,
     gamma: float = 2.0,
     beta: float = 1.0 / 9.0,
+    classes=None,
 ) -> tuple[float, float]:
     """RetinaNet focal loss + smooth-L1, every positive alike: the paper's baseline.
 
@@ -394,6 +452,8 @@ def standard_focal_loss(
         ``1`` face, ``0`` background, ``-1`` ignored.
     alpha, gamma, beta : float
         As in :func:`regression_aware_focal_loss`.
+    classes : array_like of shape (N,), optional
+        With (N, C) logits, as in :func:`regression_aware_focal_loss`.
 
     Returns
     -------
@@ -421,6 +481,69 @@ def standard_focal_loss(
     """
     a, g = check_focal_parameters(alpha, gamma)
     b = check_non_negative(beta, "beta")
-    logits, deltas, targets, lab = _validate_batch(cls_logits, box_deltas, box_targets, labels)
+    logits, deltas, targets, lab, cls = _validate_batch(
+        cls_logits, box_deltas, box_targets, labels, classes
+    )
     psi = np.zeros(logits.shape[0], dtype=bool)
-    return _combined(logits, deltas, targets, lab, psi, np.empty(0), a, g, b)
+    return _combined(logits, deltas, targets, lab, psi, np.empty(0), a, g, b, cls)
+
+
+class _Loss:
+    """The loss contract: hyper-parameters in ``__init__`` (checked there), flat matched
+    arrays in the call."""
+
+    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, beta: float = 1.0 / 9.0) -> None:
+        self.alpha, self.gamma = check_focal_parameters(alpha, gamma)
+        self.beta = check_non_negative(beta, "beta")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(alpha={self.alpha}, gamma={self.gamma}, beta={self.beta})"
+
+
+class RegressionAwareFocalLoss(_Loss):
+    """:func:`regression_aware_focal_loss` as an object with the loss contract:
+    ``loss(cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None)
+    -> (loss_cls, loss_loc)``.
+
+    Examples
+    --------
+    >>> loss = RegressionAwareFocalLoss(gamma=0.0)
+    >>> cls, loc = loss([0.0], np.zeros((1, 4)), np.zeros((1, 4)), [1], [False], [0.0])
+    >>> round(cls, 6), loc
+    (0.173287, 0.0)
+    """
+
+    def __call__(
+        self, cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None
+    ):
+        return regression_aware_focal_loss(
+            cls_logits,
+            box_deltas,
+            box_targets,
+            labels,
+            compensated,
+            quality,
+            alpha=self.alpha,
+            gamma=self.gamma,
+            beta=self.beta,
+            classes=classes,
+        )
+
+
+class StandardFocalLoss(_Loss):
+    """:func:`standard_focal_loss` with the loss contract of :class:`RegressionAwareFocalLoss`
+    (``compensated`` and ``quality`` are accepted and unused: every positive counts alike)."""
+
+    def __call__(
+        self, cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None
+    ):
+        return standard_focal_loss(
+            cls_logits,
+            box_deltas,
+            box_targets,
+            labels,
+            alpha=self.alpha,
+            gamma=self.gamma,
+            beta=self.beta,
+            classes=classes,
+        )

@@ -30,6 +30,7 @@ __all__ = [
     "box_array",
     "check_boxes",
     "check_choice",
+    "check_class_logits",
     "check_count",
     "check_finite",
     "check_focal_parameters",
@@ -468,3 +469,26 @@ def check_variances(variances) -> np.ndarray:
     if v.shape != (4,) or not np.all(np.isfinite(v)) or np.any(v <= 0):
         raise ValueError(f"variances must be four positive numbers, got {variances!r}")
     return v.astype(np.float32)
+
+
+def check_class_logits(shape, classes_given: bool) -> None:
+    """The rule of both backends' losses for logits of ``shape``: ``(N,)``, or ``(N, C)`` with
+    ``C >= 1`` and the positives' ``classes`` given.
+
+    >>> check_class_logits((4, 2), classes_given=True)
+    >>> check_class_logits((4, 2, 1), classes_given=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: cls_logits must have shape (N,) or (N, C), got (4, 2, 1)
+    """
+    shape = tuple(shape)
+    if len(shape) not in (1, 2):
+        raise ValueError(f"cls_logits must have shape (N,) or (N, C), got {shape}")
+    if len(shape) == 2:
+        if shape[1] < 1:
+            raise ValueError(f"cls_logits must have at least one class, got shape {shape}")
+        if not classes_given:
+            raise ValueError(
+                "cls_logits of shape (N, C), one logit per class, need classes=: each "
+                "positive anchor's class"
+            )

@@ -18,12 +18,15 @@ __all__ = [
     "box_area",
     "box_ioa",
     "box_iou",
+    "check_box_tensor",
     "decode",
     "encode",
 ]
 
 
-def _check_boxes(boxes: torch.Tensor, name: str) -> torch.Tensor:
+def check_box_tensor(boxes: torch.Tensor, name: str) -> torch.Tensor:
+    """``boxes`` itself if it is a floating-point ``Tensor[..., 4]``, else ``ValueError`` naming
+    ``name`` (values are not read: that would synchronise with the device)."""
     if not isinstance(boxes, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(boxes).__name__}")
     if boxes.ndim < 1 or boxes.shape[-1] != 4:
@@ -35,7 +38,7 @@ def _check_boxes(boxes: torch.Tensor, name: str) -> torch.Tensor:
 
 def box_area(boxes: torch.Tensor) -> torch.Tensor:
     """Area of each box: Tensor[..., 4] xyxy → Tensor[...] in the input's dtype."""
-    b = _check_boxes(boxes, "boxes")
+    b = check_box_tensor(boxes, "boxes")
     return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
 
 
@@ -62,8 +65,8 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
     -------
     Tensor[..., N, M]
     """
-    a = _check_boxes(boxes1, "boxes1")
-    b = _check_boxes(boxes2, "boxes2")
+    a = check_box_tensor(boxes1, "boxes1")
+    b = check_box_tensor(boxes2, "boxes2")
     inter = _intersection(a, b)
     union = (box_area(a).unsqueeze(-1) + box_area(b).unsqueeze(-2)) - inter
     # union == 0 only for two empty boxes, where inter == 0 too: 0 / 0 = NaN becomes 0.
@@ -72,8 +75,8 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
 
 def box_ioa(boxes: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
     """Pairwise intersection over the area of ``boxes`` (0 for empty boxes): Tensor[..., N, M]."""
-    a = _check_boxes(boxes, "boxes")
-    r = _check_boxes(regions, "regions")
+    a = check_box_tensor(boxes, "boxes")
+    r = check_box_tensor(regions, "regions")
     inter = _intersection(a, r)
     area = box_area(a).unsqueeze(-1)
     return torch.where(area > 0, inter / torch.where(area > 0, area, 1), 0)
@@ -105,8 +108,8 @@ def encode(anchors: torch.Tensor, gt_boxes: torch.Tensor, variances=DEFAULT_VARI
     :func:`hambox_core.boxes.encode`. Boxes of zero width or height give non-finite targets
     here (no data-dependent check, which would synchronise with the device).
     """
-    a = _check_boxes(anchors, "anchors")
-    g = _check_boxes(gt_boxes, "gt_boxes")
+    a = check_box_tensor(anchors, "anchors")
+    g = check_box_tensor(gt_boxes, "gt_boxes")
     v = _variances(variances, a)
     acx, acy, aw, ah = _centre_size(a)
     gcx, gcy, gw, gh = _centre_size(g)
@@ -127,8 +130,8 @@ def decode(anchors: torch.Tensor, deltas: torch.Tensor, variances=DEFAULT_VARIAN
     Tensor[..., 4] in, Tensor[..., 4] out (shapes broadcast), in the deltas' dtype; see
     :func:`hambox_core.boxes.decode`.
     """
-    a = _check_boxes(anchors, "anchors")
-    d = _check_boxes(deltas, "deltas")
+    a = check_box_tensor(anchors, "anchors")
+    d = check_box_tensor(deltas, "deltas")
     a = a.to(d.dtype)
     v = _variances(variances, d)
     acx, acy, aw, ah = _centre_size(a)

@@ -17,6 +17,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from hambox_core.validation import (
+    check_class_logits,
+    check_focal_parameters,
+    check_non_negative,
+)
+
 __all__ = [
     "RegressionAwareFocalLoss",
     "StandardFocalLoss",
@@ -43,9 +49,10 @@ def sigmoid_focal_loss(
     targets : Tensor[N]
         Targets in [0, 1].
     alpha : float, default 0.25
-        Weight of the positive class; a negative value disables the weighting.
+        Weight of the positive class, at most 1; a negative value disables the weighting.
     gamma : float, default 2.0
-        Focusing exponent.
+        Focusing exponent, >= 0. Gradients are finite for every such value, also where a
+        logit is so confident that ``1 - p_t`` underflows to 0.
 
     Returns
     -------
@@ -53,11 +60,20 @@ def sigmoid_focal_loss(
         ``alpha_t * (1 - p_t) ** gamma * BCE``, with ``1 - p_t`` from the sigmoid of the
         signed logit (never ``1 - sigmoid(x)``).
     """
+    alpha, gamma = check_focal_parameters(alpha, gamma)
     x = _float(logits)
     t = targets.to(x.dtype)
     ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
     one_minus_pt = t * torch.sigmoid(-x) + (1 - t) * torch.sigmoid(x)
-    loss = ce * one_minus_pt.pow(gamma)
+    if gamma == 0:
+        loss = ce
+    else:
+        # (1 - p_t) ** gamma is 0 where 1 - p_t underflows to 0; its derivative there is
+        # infinite for gamma < 1, so the power is taken on a safe value and masked (the
+        # gradient of the masked branch is 0, never NaN).
+        nonzero = one_minus_pt > 0
+        safe = torch.where(nonzero, one_minus_pt, torch.ones_like(one_minus_pt))
+        loss = ce * torch.where(nonzero, safe.pow(gamma), torch.zeros_like(one_minus_pt))
     if alpha >= 0:
         loss = (alpha * t + (1 - alpha) * (1 - t)) * loss
     return loss
@@ -65,6 +81,7 @@ def sigmoid_focal_loss(
 
 def smooth_l1_loss(deltas: torch.Tensor, targets: torch.Tensor, *, beta: float = 1.0 / 9.0):
     """Smooth-L1 summed over the last axis: Tensor[N, 4] twice in, Tensor[N] out."""
+    beta = check_non_negative(beta, "beta")
     d = _float(deltas)
     return F.smooth_l1_loss(d, targets.to(d.dtype), beta=beta, reduction="none").sum(-1)
 
@@ -83,18 +100,9 @@ def _normaliser(count: torch.Tensor, global_normalize: bool) -> torch.Tensor:
 
 
 def _check(cls_logits, box_deltas, box_targets, labels, *extra, classes=None):
-    n = cls_logits.shape[0] if cls_logits.ndim in (1, 2) else -1
-    if n < 0:
-        raise ValueError(
-            f"cls_logits must have shape (N,) or (N, C), got {tuple(cls_logits.shape)}"
-        )
+    check_class_logits(cls_logits.shape, classes is not None)
+    n = cls_logits.shape[0]
     if cls_logits.ndim == 2:
-        if cls_logits.shape[1] < 1:
-            raise ValueError(f"cls_logits must have at least one class, got {cls_logits.shape}")
-        if classes is None:
-            raise ValueError(
-                "classes is needed with (N, C) cls_logits: the class of each positive anchor"
-            )
         extra = (*extra, ("classes", classes))
     elif classes is not None and classes.shape != (n,):
         raise ValueError(f"classes must have shape ({n},), got {tuple(classes.shape)}")
@@ -260,21 +268,22 @@ def standard_focal_loss(
 
 
 class _Loss:
-    """The loss contract: hyper-parameters in ``__init__``, flat matched tensors in the call."""
-
-    _function = None
+    """The loss contract: hyper-parameters in ``__init__`` (checked there, with the core's
+    rules), flat matched tensors in the call."""
 
     def __init__(
         self,
         alpha: float = 0.25,
         gamma: float = 2.0,
         beta: float = 1.0 / 9.0,
+        *,
         global_normalize: bool = False,
     ) -> None:
-        self.alpha = alpha
-        self.gamma = gamma
-        self.beta = beta
-        self.global_normalize = bool(global_normalize)
+        self.alpha, self.gamma = check_focal_parameters(alpha, gamma)
+        self.beta = check_non_negative(beta, "beta")
+        if not isinstance(global_normalize, bool):
+            raise ValueError(f"global_normalize must be a bool, got {global_normalize!r}")
+        self.global_normalize = global_normalize
 
     def __repr__(self) -> str:
         return (

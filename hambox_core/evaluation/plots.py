@@ -18,10 +18,18 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["plot_face_ap", "plot_fddb_roc", "plot_widerface_breakdown", "plot_widerface_pr"]
+__all__ = [
+    "matplotlib_figure",
+    "plot_face_ap",
+    "plot_fddb_roc",
+    "plot_widerface_breakdown",
+    "plot_widerface_pr",
+]
 
 
-def _figure_class():
+def matplotlib_figure():
+    """matplotlib's ``Figure`` class (imported on first use: plotting is optional), or an
+    ``ImportError`` that says how to install it. Figures made from it need no pyplot state."""
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
@@ -83,7 +91,7 @@ def plot_widerface_pr(results, *, name: str = "HAMBox", path=None, dpi: int = 15
 
 def _pr_panels(methods, title: str | None = None):
     """One panel per setting, one curve per method; legend ``<method>-<AP>`` by AP."""
-    figure_class = _figure_class()
+    figure_class = matplotlib_figure()
     settings = []
     for curves in methods.values():
         settings.extend(s for s in curves if s not in settings)
@@ -171,7 +179,7 @@ def plot_face_ap(results, *, title: str = "", path=None, dpi: int = 150):
     -------
     matplotlib.figure.Figure
     """
-    figure_class = _figure_class()
+    figure_class = matplotlib_figure()
     fig = figure_class(figsize=(5.0, 4.6), layout="constrained")
     ax = fig.subplots()
     for method, r in sorted(results.items(), key=lambda kv: -kv[1].ap):
@@ -205,7 +213,7 @@ def plot_fddb_roc(
     """
     if kind not in ("discrete", "continuous"):
         raise ValueError(f"kind must be 'discrete' or 'continuous', got {kind!r}")
-    figure_class = _figure_class()
+    figure_class = matplotlib_figure()
     fig = figure_class(figsize=(5.6, 4.4), layout="constrained")
     ax = fig.subplots()
     rocs = {m: getattr(r, kind) for m, r in results.items()}

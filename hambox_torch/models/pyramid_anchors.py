@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from hambox_torch.boxes import _check_boxes
+from hambox_torch.boxes import check_box_tensor
 
 from .heads import DetectionHead
 
@@ -52,7 +52,7 @@ def scale_boxes(boxes: torch.Tensor, factor: float) -> torch.Tensor:
     >>> scale_boxes(torch.tensor([[10.0, 20.0, 30.0, 60.0]]), 0.5)
     tensor([[15., 30., 25., 50.]])
     """
-    b = _check_boxes(boxes, "boxes")
+    b = check_box_tensor(boxes, "boxes")
     if not (isinstance(factor, int | float) and math.isfinite(factor) and factor > 0):
         raise ValueError(f"factor must be a positive finite number, got {factor!r}")
     centre = (b[..., :2] + b[..., 2:]) / 2
