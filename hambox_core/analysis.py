@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .validation import as_boxes, check_fraction, check_image_size
 from .anchors import AnchorGenerator
 from .matching import SMSMatcher
+from .validation import as_boxes, check_fraction, check_image_size
 
 __all__ = [
     "FIG1_SCALES",

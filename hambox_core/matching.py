@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _assign
+from .grids import find_grids_kernel
 from .validation import (
     as_boxes,
     box_array,
@@ -58,7 +59,6 @@ from .validation import (
     check_iou_thresholds,
     check_positive_int,
 )
-from .grids import find_grids_kernel
 
 __all__ = [
     "DMSMatcher",

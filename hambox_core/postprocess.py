@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._numba import njit
+from .boxes import DEFAULT_VARIANCES, clip_boxes, decode
 from .validation import (
     as_boxes,
     as_int_vector,
@@ -40,7 +41,6 @@ from .validation import (
     check_non_negative,
     check_variances,
 )
-from .boxes import DEFAULT_VARIANCES, clip_boxes, decode
 
 __all__ = ["batched_nms", "nms", "postprocess_detections"]
 

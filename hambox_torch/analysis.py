@@ -48,10 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from hambox_core.validation import check_fraction
-from hambox_core.analysis import IOU_BIN_EDGES, plot_detector_analysis
-from hambox_core.matching import DMSMatcher, HAMBoxMatcher
 from hambox_torch.boxes import box_iou, decode
 from hambox_torch.data.wider import ImageReadWarning, UnreadableImageError, WiderFaceDataset
 from hambox_torch.pipeline.detection import DetectionSettings, detect_batch
@@ -59,6 +56,9 @@ from hambox_torch.pipeline.supervision import BatchMatcher
 from hambox_torch.progress import progress_bar
 from hambox_torch.recipe.components import constructor_kwargs
 from hambox_torch.recipe.config import MatchingConfig
+
+from hambox_core.analysis import IOU_BIN_EDGES, plot_detector_analysis
+from hambox_core.matching import DMSMatcher, HAMBoxMatcher
 
 __all__ = ["ANALYSIS_SETTINGS", "DetectorAnalysis", "analyze_detector"]
 

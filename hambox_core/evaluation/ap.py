@@ -71,8 +71,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..validation import check_choice, check_positive_int, check_threshold
 from ..datasets._text import detection_rows, fail, format_number, parse_floats, read_text_lines
+from ..validation import check_choice, check_positive_int, check_threshold
 
 __all__ = [
     "FaceAPResult",

@@ -59,7 +59,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._numba import njit
-from ..validation import check_choice
 from ..datasets._text import (
     LineReader,
     detection_rows,
@@ -70,6 +69,7 @@ from ..datasets._text import (
     parse_floats,
     read_text_lines,
 )
+from ..validation import check_choice
 from . import hungarian
 from .fddb_regions import RASTERIZATIONS, check_image_hw, overlap_matrix
 
