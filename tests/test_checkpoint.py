@@ -5,6 +5,7 @@ checkpoint folder helpers, the parameter groups and the learning-rate schedule."
 
 from __future__ import annotations
 
+import os
 import pickle
 import random
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from corruption import flip_inside
 from torch import nn
 
 from hambox_torch.engine.optim import (
@@ -384,6 +386,115 @@ def test_save_argument_errors(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         save_checkpoint(tmp_path / "c.pt", model=tiny_net(), optimizer=None, **kwargs)
     assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------
+# Integrity (issue 16.4): a checksum per tensor, written at save, verified at load
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["model", "optimizer"])
+def test_flipped_bytes_in_a_tensor_are_named(tmp_path, which):
+    run = Run()
+    for it in range(3):
+        run.step(it)
+    path = run.save(tmp_path / "ckpt_00000003.pt", 3)
+    if which == "model":
+        flip_inside(path, run.model[0].weight)
+        name = "model.0.weight"
+    else:
+        first = next(iter(run.model.parameters()))
+        flip_inside(path, run.optimizer.state[first]["momentum_buffer"])
+        name = "optimizer.state.0.momentum_buffer"
+    with pytest.raises(
+        CheckpointError, match=rf"is corrupted: tensor {name} does not match"
+    ) as info:
+        load_checkpoint(path, model=tiny_net())
+    assert_clean_error(info, path)
+    with pytest.raises(CheckpointError, match=name):
+        ckpt.read_checkpoint(path)
+
+
+def test_a_changed_value_outside_the_tensors_is_found(tmp_path):
+    path = Run().save(tmp_path / "ckpt.pt", 7)
+    payload = torch.load(path, weights_only=True)
+    payload["iteration"] = 8  # e.g. a bit flipped in the pickled numbers
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="non-tensor values"):
+        load_checkpoint(path)
+    payload["iteration"] = 7
+    payload["integrity"]["tensors"].pop()
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="do not match its integrity record"):
+        load_checkpoint(path)
+    del payload["integrity"]
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="no valid integrity record"):
+        load_checkpoint(path)
+
+
+def test_version_1_files_load_unverified_with_a_warning(tmp_path):
+    run = Run()
+    path = run.save(tmp_path / "old.pt", 2)
+    payload = torch.load(path, weights_only=True)
+    payload["version"] = 1
+    del payload["integrity"]
+    torch.save(payload, path)
+    fresh = Run()
+    with pytest.warns(ckpt.CheckpointWarning, match="not verified"):
+        fresh.load(path)
+    assert_same_state(fresh.model.state_dict(), run.model.state_dict())
+
+
+def test_every_tensor_of_the_payload_is_recorded(tmp_path):
+    run = Run()
+    run.step(0)
+    path = run.save(tmp_path / "ckpt.pt", 1, extra={"ema": torch.ones(3)})
+    payload = torch.load(path, weights_only=True)
+    names = [name for name, _ in payload["integrity"]["tensors"]]
+    assert set(names) >= {"model.0.weight", "model.1.running_mean", "rng.torch", "extra.ema"}
+    assert any(n.startswith("optimizer.state.") for n in names)
+    assert len(names) == len(set(names))
+    assert ckpt.integrity_record(payload) == payload["integrity"]  # deterministic
+
+
+def test_a_folder_given_as_checkpoint_says_so(tmp_path):
+    with pytest.raises(CheckpointError, match="is a directory, not a checkpoint file") as info:
+        load_checkpoint(tmp_path)
+    assert "does not exist" not in str(info.value)
+    path = Run().save(tmp_path / "ckpt_00000004.pt", 4)
+    with pytest.raises(CheckpointError, match=f"its newest checkpoint is {path}"):
+        load_checkpoint(tmp_path)
+
+
+def test_orphan_temporaries_are_removed_at_the_next_save(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead_pid = int(dead.stdout)  # a process that has ended
+    orphans = [
+        f".ckpt_00000002.pt.{dead_pid}-k2j3h4g5.tmp",  # this version's name, process gone
+        ".ckpt_00000001.pt.ab12cd34.tmp",  # an older version's name (no pid)
+    ]
+    live = f".ckpt_00000003.pt.{os.getppid()}-a1b2c3d4.tmp"  # a save still in progress
+    for name in [*orphans, live, "notes.tmp"]:
+        (tmp_path / name).write_bytes(b"partial")
+    Run().save(tmp_path / "ckpt_00000004.pt", 4)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([live, "notes.tmp", "ckpt_00000004.pt"])
+
+
+def test_newest_valid_checkpoint_skips_broken_ones(tmp_path):
+    run = Run()
+    good = run.save(tmp_path / "ckpt_00000002.pt", 2)
+    corrupt = run.save(tmp_path / "ckpt_00000004.pt", 4)
+    flip_inside(corrupt, run.model[0].weight)
+    truncated = run.save(tmp_path / "ckpt_00000006.pt", 6)
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    path, payload, skipped = ckpt.newest_valid_checkpoint(tmp_path)
+    assert path == good and payload["iteration"] == 2
+    assert [p for p, _ in skipped] == [truncated, corrupt]
+    assert "truncated" in skipped[0][1] and "model.0.weight" in skipped[1][1]
+    assert ckpt.newest_valid_checkpoint(tmp_path, exclude=[good])[0] is None
 
 
 # ---------------------------------------------------------------------------------------------

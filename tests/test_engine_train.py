@@ -7,13 +7,15 @@ import os
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
+from corruption import flip_inside
 
 from hambox_torch.data.embedded import generate_embedded
-from hambox_torch.engine.train import train
+from hambox_torch.engine.train import ResumeWarning, train
 from hambox_torch.recipe import checkpoint as ckpt
 from hambox_torch.recipe.config import load_config, save_config
 
@@ -102,12 +104,106 @@ def test_resumed_run_equals_an_uninterrupted_one(tiny_root, tmp_path):
 
 
 def test_missing_resume_file_and_data_root_are_named(tiny_root, tmp_path):
+    started = []
     cfg = tiny_config(tiny_root, tmp_path / "c")
     with pytest.raises(ValueError, match="resume checkpoint"):
-        train(cfg, progress=False, resume=str(tmp_path / "nope.pt"))
+        train(cfg, progress=False, resume=str(tmp_path / "nope.pt"), on_start=started.append)
     cfg = tiny_config(tmp_path / "no-such-root", tmp_path / "d")
     with pytest.raises(ValueError, match=r"data\.root"):
-        train(cfg, progress=False)
+        train(cfg, progress=False, on_start=started.append)
+    # Nothing was written and the run never started.
+    assert started == [] and not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+
+
+def test_resume_without_a_checkpoint_is_an_error_naming_the_folder(tiny_root, tmp_path):
+    out = tmp_path / "fresh"
+    with pytest.raises(ValueError, match=rf"nothing to resume: run.output_dir '{out}'"):
+        train(tiny_config(tiny_root, out), progress=False, resume=True)
+    assert not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("no checkpoint here")
+    with pytest.raises(ValueError, match=r"holds no ckpt_<N>\.pt file"):
+        train(tiny_config(tiny_root, out), progress=False, resume=True)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def train_records(out: Path) -> list[dict]:
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+@pytest.mark.slow
+def test_resume_skips_a_corrupted_checkpoint_and_stays_exact(tiny_root, tmp_path):
+    """The newest checkpoint is corrupted: an explicit --resume of it names the valid one;
+    --resume falls back to it with a warning, drops the metrics logged after it, and the run
+    ends bit-identical to an uninterrupted one."""
+    straight = train(tiny_config(tiny_root, tmp_path / "a"), progress=False)
+    out = tmp_path / "b"
+    cfg = tiny_config(tiny_root, out)
+    first = train(cfg, progress=False)
+    newest = ckpt.latest_checkpoint(out)
+    assert newest.name == "ckpt_0000004.pt"
+    flip_inside(newest, first.model.state_dict()["head.cls.predict.weight"])
+    # A line cut by a kill at the end of the log.
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"kind": "train", "iterat')
+    with pytest.raises(
+        ckpt.CheckpointError, match=r"tensor model\.head\.cls\.predict\.weight"
+    ) as info:
+        train(cfg, progress=False, resume=str(newest))
+    assert f"the newest valid checkpoint in {out} is {out / 'ckpt_0000002.pt'}" in str(info.value)
+
+    with pytest.warns(
+        ResumeWarning, match=r"skipping ckpt_0000004\.pt.*resuming from ckpt_0000002"
+    ):
+        resumed = train(cfg, progress=False, resume=True)
+    assert resumed.iterations == 4
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    records = train_records(out)
+    assert [r["iteration"] for r in records if r["kind"] == "train"] == [1, 2, 3, 4]
+    assert [r["iteration"] for r in records if r["kind"] == "eval"] == [4]
+    (resume,) = [r for r in records if r["kind"] == "resume"]
+    assert resume["iteration"] == 2 and resume["checkpoint"].endswith("ckpt_0000002.pt")
+    assert "ckpt_0000004.pt" in resume["skipped"][0]
+    assert resume["dropped_records"] == 5  # train 3, train 4, diagnostics 4, eval 4, the cut line
+
+
+@pytest.mark.slow
+def test_resume_with_a_changed_config_is_refused_unless_allowed(tiny_root, tmp_path):
+    out = tmp_path / "run"
+    cfg = tiny_config(tiny_root, out)
+    train(cfg, progress=False, stop_at=2)
+    original = (out / "config.yaml").read_bytes()
+    changed = tiny_config(tiny_root, out, **{"optim.lr": 0.002, "data.batch_size": 1})
+    with pytest.raises(ValueError, match=r"data\.batch_size: 2 -> 1; optim\.lr: 0\.001 -> 0\.002"):
+        train(changed, progress=False, resume=True)
+    assert (out / "config.yaml").read_bytes() == original
+    assert ckpt.latest_checkpoint(out).name == "ckpt_0000002.pt"
+    # Bookkeeping keys may change: where and how often the loop logs.
+    same = tiny_config(tiny_root, out, **{"run.log_every": 2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResumeWarning)
+        train(same, progress=False, resume=True, stop_at=3)
+    with pytest.warns(ResumeWarning, match=r"changed config: .*optim\.lr"):
+        result = train(changed, progress=False, resume=True, allow_config_change=True)
+    assert result.iterations == 4
+    assert (out / "config.yaml").read_bytes() == original  # kept
+    assert load_config(out / "config_resume_0000003.yaml") == changed
+    assert load_config(out / "config_resume_0000002.yaml").run.log_every == 2
+
+
+def test_truncate_metrics_keeps_the_records_up_to_the_checkpoint(tmp_path):
+    from hambox_torch.engine.train import truncate_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    rows = [{"kind": "train", "iteration": i} for i in (1, 2, 3, 4)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
+    assert truncate_metrics(path, 2) == 3
+    assert [json.loads(line)["iteration"] for line in path.read_text().splitlines()] == [1, 2]
+    assert truncate_metrics(path, 2) == 0
+    assert truncate_metrics(tmp_path / "missing.jsonl", 5) == 0
 
 
 @pytest.mark.slow

@@ -6,10 +6,11 @@
    ``loss.loc_weight``, ``data.batch_size`` / ``data.workers``) checked by building what uses
    them, and ``run.output_dir`` checked writable; the recipe's components were checked when
    the config was loaded.
-2. :func:`build_state` — data root, dataset and loader, model, optimiser, schedule, AMP scaler
-   and the supervision step (the matcher and loss given to :func:`train`, or the config's).
-3. :func:`find_resume` — when resuming, the checkpoint to continue from, read and verified,
-   and the config compared with its own; :func:`restore` loads its states.
+2. :func:`find_resume` — when resuming, the checkpoint to continue from, read and verified,
+   and the config compared with its own.
+3. :func:`build_state` — data root, dataset and loader, model, optimiser, schedule, AMP scaler
+   and the supervision step (the matcher and loss given to :func:`train`, or the config's);
+   :func:`restore` loads the checkpoint's states into them.
 4. :func:`start_run` — the output folder: ``config.yaml``, ``metrics.jsonl``. Nothing is
    written before the three steps above succeed.
 5. Per iteration: :func:`train_step` (forward → supervision: decode, match, targets, loss →
@@ -481,15 +482,16 @@ def config_changes(saved: dict | None, cfg: Config) -> list[str]:
     ]
 
 
-def _newest_valid_hint(folder: Path, exclude: Path, device) -> str:
-    path, _, _ = ckpt.newest_valid_checkpoint(folder, map_location=device, exclude=[exclude])
+def _newest_valid_hint(folder: Path, exclude: Path) -> str:
+    path, _, _ = ckpt.newest_valid_checkpoint(folder, exclude=[exclude])
     if path is None:
         return f"; {folder} holds no other valid checkpoint"
     return f"; the newest valid checkpoint in {folder} is {path} (resume from it: --resume {path})"
 
 
-def find_resume(state: TrainState, resume, *, allow_config_change: bool = False) -> Resumed | None:
-    """The checkpoint a run continues from, read and verified; nothing is written.
+def find_resume(cfg: Config, resume, *, allow_config_change: bool = False) -> Resumed | None:
+    """The checkpoint a run of ``cfg`` continues from, read (to the CPU) and verified; nothing
+    is written, and nothing of the run is built yet (no data set is read or generated).
 
     ``resume=True``: the newest checkpoint of ``run.output_dir`` that reads and verifies — a
     newer one that is truncated or corrupted is skipped with a :class:`ResumeWarning` naming
@@ -510,16 +512,15 @@ def find_resume(state: TrainState, resume, *, allow_config_change: bool = False)
     """
     if resume is False or resume is None:
         return None
-    device = state.device
     if resume is True:
-        folder = state.out_dir
+        folder = Path(cfg.run.output_dir)
         if not ckpt.find_checkpoints(folder):
             where = "does not exist" if not folder.exists() else "holds no ckpt_<N>.pt file"
             raise ValueError(
                 f"nothing to resume: run.output_dir {str(folder)!r} {where}; start without "
                 "--resume, or give --resume CKPT"
             )
-        path, payload, skipped = ckpt.newest_valid_checkpoint(folder, map_location=device)
+        path, payload, skipped = ckpt.newest_valid_checkpoint(folder)
         if path is None:
             reasons = "; ".join(reason for _, reason in skipped)
             raise ckpt.CheckpointError(f"no valid checkpoint to resume in {folder}: {reasons}")
@@ -534,12 +535,12 @@ def find_resume(state: TrainState, resume, *, allow_config_change: bool = False)
         if not path.exists():
             raise ValueError(f"resume checkpoint {str(path)!r} does not exist")
         try:
-            payload = ckpt.read_checkpoint(path, map_location=device)
+            payload = ckpt.read_checkpoint(path)
         except ckpt.CheckpointError as exc:
             folder = path if path.is_dir() else path.parent
-            raise ckpt.CheckpointError(f"{exc}{_newest_valid_hint(folder, path, device)}") from None
+            raise ckpt.CheckpointError(f"{exc}{_newest_valid_hint(folder, path)}") from None
         skipped = []
-    changes = config_changes(payload.get("config"), state.cfg)
+    changes = config_changes(payload.get("config"), cfg)
     if changes and not allow_config_change:
         shown = "; ".join(changes[:8]) + ("; ..." if len(changes) > 8 else "")
         raise ValueError(
@@ -899,10 +900,10 @@ def train(
     check_training_config(cfg)
     info = init_distributed(cfg.run.device)
     try:
+        resumed = find_resume(cfg, resume, allow_config_change=allow_config_change)
         state = build_state(
             cfg, info, matcher=matcher, loss=loss, backend=backend, progress=progress
         )
-        resumed = find_resume(state, resume, allow_config_change=allow_config_change)
         restore(state, resumed)
         if on_start is not None and info.is_main:
             on_start(state)
