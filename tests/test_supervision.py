@@ -8,6 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import box_arrays
 
 import hambox_core
 import hambox_torch
@@ -216,6 +219,8 @@ def test_mining_diagnostics_by_hand():
     assert d["compensated_mean_iou"] == pytest.approx(0.9)
     # high quality: anchors 0, 3, 4; not step-one positives among them: 3 (compensated), 4
     assert d["hq_unmatched_share"] == pytest.approx(2 / 3)
+    # the one outer face (1): its best predicted box is anchor 3's, IoU 100 / 110
+    assert d["outer_best_pred_iou"] == pytest.approx(100 / 110)
     empty = mining_diagnostics(
         MatchResult(*(t[:, :0] if t.ndim == 2 else t for t in (
             match.labels, match.matched_gt, match.compensated, match.quality)),
@@ -223,3 +228,53 @@ def test_mining_diagnostics_by_hand():
         pred[:, :0], faces[:, :0], valid[:, :0],
     )  # fmt: skip
     assert math.isnan(empty["outer_face_share"]) and empty["faces"] == 0
+    assert math.isnan(empty["outer_best_pred_iou"])
+    no_anchors = mining_diagnostics(
+        MatchResult(*(t[:, :0] for t in (
+            match.labels, match.matched_gt, match.compensated, match.quality)),
+            torch.zeros(1, 2, dtype=torch.int64)),
+        pred[:, :0], faces, valid,
+    )  # fmt: skip
+    assert no_anchors["outer_face_share"] == 1.0 and no_anchors["outer_best_pred_iou"] == 0.0
+
+
+@settings(deadline=None, max_examples=40)
+@given(data=st.data())
+def test_outer_best_pred_iou_against_a_loop(data):
+    # Random padded batches: the diagnostic equals the mean, over the real faces with fewer
+    # than top_k step-one anchors, of each face's best IoU with any predicted box (numpy IoU).
+    num_images = data.draw(st.integers(1, 3))
+    preds = data.draw(box_arrays(min_n=1, max_n=12, lo=0, hi=100, max_size=60))
+    num_anchors = len(preds)
+    faces = [data.draw(box_arrays(max_n=5, lo=0, hi=100, max_size=60)) for _ in range(num_images)]
+    width = max(1, max(len(f) for f in faces))
+    gt = np.zeros((num_images, width, 4), np.float32)
+    valid = np.zeros((num_images, width), bool)
+    pred = np.stack([np.roll(preds, b, axis=0) for b in range(num_images)])
+    for b, f in enumerate(faces):
+        gt[b, : len(f)], valid[b, : len(f)] = f, True
+    num_matched = (
+        np.asarray(
+            data.draw(
+                st.lists(st.integers(0, 4), min_size=gt[..., 0].size, max_size=gt[..., 0].size)
+            )
+        ).reshape(valid.shape)
+        * valid
+    )
+    zeros = torch.zeros((num_images, num_anchors))
+    match = MatchResult(
+        zeros.to(torch.int8), zeros.long() - 1, zeros.bool(), zeros, torch.from_numpy(num_matched)
+    )
+    d = mining_diagnostics(
+        match, torch.from_numpy(pred), torch.from_numpy(gt), torch.from_numpy(valid), top_k=3
+    )
+    best = [
+        hambox_core.boxes.box_iou(pred[b], gt[b, g : g + 1]).max()
+        for b in range(num_images)
+        for g in range(width)
+        if valid[b, g] and num_matched[b, g] < 3
+    ]
+    if best:
+        assert d["outer_best_pred_iou"] == pytest.approx(np.mean(best), abs=1e-5)
+    else:
+        assert math.isnan(d["outer_best_pred_iou"])

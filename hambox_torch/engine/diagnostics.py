@@ -14,6 +14,12 @@ Logged every ``run.diag_every`` iterations so that a run shows what the matcher 
 ``compensated_mean_iou``
     Mean IoU of the compensated anchors' quality (for HAMBox: their *predicted* boxes' IoU
     with their face; for NAMS and DMS: the anchors' own IoU), NaN when none was compensated.
+``outer_best_pred_iou``
+    Mean over the outer faces of the best IoU that any anchor's predicted box reaches with the
+    face, NaN without outer faces. HAMBox compensates a face only with predicted boxes of IoU
+    >= T (``matching.online_iou_thr``), so this says how far the regression is from letting it
+    mine (the paper's Fig. 3: no compensation early in training). Measured for every matcher,
+    so an SMS run shows it too.
 ``hq_unmatched_share``
     Among anchors whose predicted box has IoU >= ``hq_iou_thr`` with some face (high-quality
     anchors), the share that step one did not match — the paper's observation that many good
@@ -58,12 +64,14 @@ def mining_diagnostics(match, pred_boxes, gt_boxes, gt_valid, *, top_k: int = 3,
     num_outer = int(outer.sum())
     compensated = match.compensated
     num_comp = int(compensated.sum())
-    if gt_boxes.shape[1]:
+    if gt_boxes.shape[1] and pred_boxes.shape[1]:
         iou = box_iou(pred_boxes.float(), gt_boxes.float())  # (B, A, G)
         iou = iou.masked_fill(~gt_valid[:, None, :], 0.0)
         high_quality = iou.max(dim=2).values >= hq_iou_thr
+        best_per_face = iou.max(dim=1).values  # (B, G)
     else:
         high_quality = torch.zeros_like(compensated)
+        best_per_face = torch.zeros(gt_valid.shape, dtype=torch.float32, device=gt_valid.device)
     step_one = (match.labels == 1) & ~compensated
     num_hq = int(high_quality.sum())
     return {
@@ -75,6 +83,9 @@ def mining_diagnostics(match, pred_boxes, gt_boxes, gt_valid, *, top_k: int = 3,
         "compensated_per_outer_face": num_comp / num_outer if num_outer else math.nan,
         "compensated_mean_iou": (
             float(match.quality[compensated].double().mean()) if num_comp else math.nan
+        ),
+        "outer_best_pred_iou": (
+            float(best_per_face[outer].double().mean()) if num_outer else math.nan
         ),
         "hq_unmatched_share": (
             int((high_quality & ~step_one).sum()) / num_hq if num_hq else math.nan
