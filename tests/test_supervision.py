@@ -221,6 +221,7 @@ def test_mining_diagnostics_by_hand():
     assert d["hq_unmatched_share"] == pytest.approx(2 / 3)
     # the one outer face (1): its best predicted box is anchor 3's, IoU 100 / 110
     assert d["outer_best_pred_iou"] == pytest.approx(100 / 110)
+    assert d["outer_best_unmatched_iou"] == pytest.approx(100 / 110)  # anchor 3 was unmatched
     empty = mining_diagnostics(
         MatchResult(*(t[:, :0] if t.ndim == 2 else t for t in (
             match.labels, match.matched_gt, match.compensated, match.quality)),
@@ -240,9 +241,10 @@ def test_mining_diagnostics_by_hand():
 
 @settings(deadline=None, max_examples=40)
 @given(data=st.data())
-def test_outer_best_pred_iou_against_a_loop(data):
-    # Random padded batches: the diagnostic equals the mean, over the real faces with fewer
-    # than top_k step-one anchors, of each face's best IoU with any predicted box (numpy IoU).
+def test_outer_best_ious_against_a_loop(data):
+    # Random padded batches and labels: each outer-face diagnostic equals the mean, over the
+    # real faces with fewer than top_k step-one anchors, of the face's best IoU (numpy) with
+    # any predicted box, and with the boxes of the anchors that are not step-one positives.
     num_images = data.draw(st.integers(1, 3))
     preds = data.draw(box_arrays(min_n=1, max_n=12, lo=0, hi=100, max_size=60))
     num_anchors = len(preds)
@@ -253,28 +255,37 @@ def test_outer_best_pred_iou_against_a_loop(data):
     pred = np.stack([np.roll(preds, b, axis=0) for b in range(num_images)])
     for b, f in enumerate(faces):
         gt[b, : len(f)], valid[b, : len(f)] = f, True
-    num_matched = (
-        np.asarray(
-            data.draw(
-                st.lists(st.integers(0, 4), min_size=gt[..., 0].size, max_size=gt[..., 0].size)
-            )
-        ).reshape(valid.shape)
-        * valid
-    )
-    zeros = torch.zeros((num_images, num_anchors))
+
+    def ints(lo, hi, shape):
+        n = int(np.prod(shape))
+        return np.asarray(data.draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n)))
+
+    num_matched = ints(0, 4, valid.shape).reshape(valid.shape) * valid
+    labels = ints(0, 1, (num_images, num_anchors)).reshape(num_images, num_anchors)
+    compensated = (labels == 1) & (ints(0, 1, labels.shape).reshape(labels.shape) == 1)
     match = MatchResult(
-        zeros.to(torch.int8), zeros.long() - 1, zeros.bool(), zeros, torch.from_numpy(num_matched)
+        torch.from_numpy(labels).to(torch.int8),
+        torch.full(labels.shape, -1),
+        torch.from_numpy(compensated),
+        torch.zeros(labels.shape),
+        torch.from_numpy(num_matched),
     )
     d = mining_diagnostics(
         match, torch.from_numpy(pred), torch.from_numpy(gt), torch.from_numpy(valid), top_k=3
     )
-    best = [
-        hambox_core.boxes.box_iou(pred[b], gt[b, g : g + 1]).max()
-        for b in range(num_images)
-        for g in range(width)
-        if valid[b, g] and num_matched[b, g] < 3
-    ]
-    if best:
-        assert d["outer_best_pred_iou"] == pytest.approx(np.mean(best), abs=1e-5)
-    else:
-        assert math.isnan(d["outer_best_pred_iou"])
+    step_one = (labels == 1) & ~compensated
+    best, best_unmatched = [], []
+    for b in range(num_images):
+        for g in range(width):
+            if valid[b, g] and num_matched[b, g] < 3:
+                iou = hambox_core.boxes.box_iou(pred[b], gt[b, g : g + 1])[:, 0]
+                best.append(iou.max())
+                best_unmatched.append(np.where(step_one[b], 0.0, iou).max())
+    for key, values in (
+        ("outer_best_pred_iou", best),
+        ("outer_best_unmatched_iou", best_unmatched),
+    ):
+        if values:
+            assert d[key] == pytest.approx(np.mean(values), abs=1e-5), key
+        else:
+            assert math.isnan(d[key]), key

@@ -20,6 +20,10 @@ Logged every ``run.diag_every`` iterations so that a run shows what the matcher 
     >= T (``matching.online_iou_thr``), so this says how far the regression is from letting it
     mine (the paper's Fig. 3: no compensation early in training). Measured for every matcher,
     so an SMS run shows it too.
+``outer_best_unmatched_iou``
+    The same over the anchors that step one did not make positive — the pool HAMBox mines
+    from (its compensated anchors included): an outer face's own one or two step-one anchors
+    may regress well, but they are not what compensates it.
 ``hq_unmatched_share``
     Among anchors whose predicted box has IoU >= ``hq_iou_thr`` with some face (high-quality
     anchors), the share that step one did not match — the paper's observation that many good
@@ -64,15 +68,17 @@ def mining_diagnostics(match, pred_boxes, gt_boxes, gt_valid, *, top_k: int = 3,
     num_outer = int(outer.sum())
     compensated = match.compensated
     num_comp = int(compensated.sum())
+    step_one = (match.labels == 1) & ~compensated
     if gt_boxes.shape[1] and pred_boxes.shape[1]:
         iou = box_iou(pred_boxes.float(), gt_boxes.float())  # (B, A, G)
         iou = iou.masked_fill(~gt_valid[:, None, :], 0.0)
         high_quality = iou.max(dim=2).values >= hq_iou_thr
         best_per_face = iou.max(dim=1).values  # (B, G)
+        best_unmatched = iou.masked_fill(step_one[:, :, None], 0.0).max(dim=1).values
     else:
         high_quality = torch.zeros_like(compensated)
         best_per_face = torch.zeros(gt_valid.shape, dtype=torch.float32, device=gt_valid.device)
-    step_one = (match.labels == 1) & ~compensated
+        best_unmatched = best_per_face
     num_hq = int(high_quality.sum())
     return {
         "faces": float(faces),
@@ -86,6 +92,9 @@ def mining_diagnostics(match, pred_boxes, gt_boxes, gt_valid, *, top_k: int = 3,
         ),
         "outer_best_pred_iou": (
             float(best_per_face[outer].double().mean()) if num_outer else math.nan
+        ),
+        "outer_best_unmatched_iou": (
+            float(best_unmatched[outer].double().mean()) if num_outer else math.nan
         ),
         "hq_unmatched_share": (
             int((high_quality & ~step_one).sum()) / num_hq if num_hq else math.nan
