@@ -100,6 +100,14 @@ def test_a_grey_picture_is_converted_to_rgb(model):
     _same(detector.detect(grey), detector.detect(rgb))
 
 
+def test_a_16_bit_picture_keeps_its_range(model):
+    grey8 = _picture(40, 40)[..., 0]
+    grey16 = Image.fromarray(grey8.astype(np.uint16) * 257)  # the same picture in 16 bits
+    rgb = np.repeat(grey8[..., None], 3, axis=2)
+    detector = Detector(model, settings=LOOSE, batch_size=1)
+    _same(detector.detect(grey16), detector.detect(rgb))
+
+
 def test_one_image_in_one_result_out_and_lists_stay_lists(model):
     detector = Detector(model)
     assert detector.detect([]) == []

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from hambox_torch.data.wider import image_to_rgb
 from hambox_torch.pipeline.detection import DetectionSettings, detect_images, padded_size
 from hambox_torch.recipe.devices import resolve_device
 from hambox_torch.recipe.loading import load_detector
@@ -58,7 +59,8 @@ def as_image_tensor(image, name: str = "image") -> torch.Tensor:
     ----------
     image : ndarray, PIL.Image.Image or Tensor
         numpy ``(H, W, 3)`` RGB, uint8 or float in [0, 1]; a PIL image of any mode (converted
-        to RGB); a tensor ``(3, H, W)``, uint8 or float in [0, 1].
+        to RGB with its real range, :func:`hambox_torch.data.wider.image_to_rgb`); a tensor
+        ``(3, H, W)``, uint8 or float in [0, 1].
     name : str
         How error messages call the image (e.g. ``"images[3]"``).
 
@@ -80,7 +82,7 @@ def as_image_tensor(image, name: str = "image") -> torch.Tensor:
     except ImportError:  # pragma: no cover - Pillow comes with torchvision
         Image = None
     if Image is not None and isinstance(image, Image.Image):
-        image = np.array(image.convert("RGB") if image.mode != "RGB" else image)
+        image = image_to_rgb(image)  # 16-bit and float modes keep their range
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(
