@@ -54,6 +54,9 @@ IOU_BIN_EDGES = np.arange(21) / 20.0  # 0, 0.05, ..., 1 (each the nearest double
 #: Anchor scale the paper uses (footnote 5), marked on the Fig. 1 plot.
 PAPER_SCALE = 0.68
 
+#: The interval of anchor scales the paper's Fig. 1 recommends, shaded on the Fig. 1 plot.
+PAPER_BAND = (0.43, 0.7)
+
 _SETTINGS = ("all", "easy", "medium", "hard")
 
 
@@ -298,8 +301,30 @@ def anchor_statistics(
     }
 
 
+def _stats_arrays(stats: Mapping, name: str):
+    try:
+        scales = np.asarray(stats["scales"], dtype=np.float64)
+        mean = np.asarray(stats["mean_matched"], dtype=np.float64)
+        frac = np.asarray(stats["frac_matched"], dtype=np.float64)
+        num_faces = int(stats["num_faces"])
+    except KeyError as exc:
+        raise ValueError(f"{name} lacks {exc.args[0]!r} (pass anchor_statistics' result)") from None
+    except TypeError:
+        raise ValueError(f"{name} must be a mapping as anchor_statistics returns") from None
+    if not (scales.shape == mean.shape == frac.shape) or scales.ndim != 1:
+        raise ValueError(f"{name}: scales, mean_matched and frac_matched must be equal-length 1-d")
+    order = np.argsort(scales, kind="stable")
+    return scales[order], mean[order], frac[order], num_faces
+
+
 def plot_anchor_statistics(
-    stats: Mapping, *, marks: Sequence[float] = (PAPER_SCALE,), path=None, dpi: int = 150
+    stats: Mapping,
+    *,
+    marks: Sequence[float] = (PAPER_SCALE,),
+    band: tuple[float, float] | None = PAPER_BAND,
+    title: str | None = None,
+    path=None,
+    dpi: int = 150,
 ):
     """The paper's Fig. 1: anchors matched per face and faces matched, against anchor scale.
 
@@ -307,9 +332,17 @@ def plot_anchor_statistics(
     ----------
     stats : mapping
         What :func:`hambox_core.anchor_statistics` returns (``"scales"``, ``"mean_matched"``,
-        ``"frac_matched"``, ``"num_faces"``).
+        ``"frac_matched"``, ``"num_faces"``), or ``{label: such a result}`` to draw several
+        data sets on the same axes (one curve each; the legend names them with their number
+        of faces).
     marks : sequence of float, default (0.68,)
-        Scales marked with a dashed vertical line (the paper's choice by default).
+        Scales marked with a dashed vertical line, labelled "scale <value>" (the paper's
+        choice by default).
+    band : (float, float) or None, default (0.43, 0.7)
+        A shaded interval of scales, labelled as the paper's recommended interval (its Fig. 1
+        text); ``None`` draws none.
+    title : str, optional
+        Default: "Anchor matching statistics" and, for one data set, its number of faces.
     path : str or os.PathLike, optional
         Save the figure there (format from the extension).
     dpi : int, default 150
@@ -318,7 +351,7 @@ def plot_anchor_statistics(
     -------
     matplotlib.figure.Figure
         Two panels: (a) mean number of anchors matched per face, (b) percentage of faces with
-        at least one matched anchor.
+        at least one matched anchor; one legend under them.
 
     Raises
     ------
@@ -329,31 +362,70 @@ def plot_anchor_statistics(
     """
     from .evaluation.plots import matplotlib_figure
 
-    try:
-        scales = np.asarray(stats["scales"], dtype=np.float64)
-        mean = np.asarray(stats["mean_matched"], dtype=np.float64)
-        frac = np.asarray(stats["frac_matched"], dtype=np.float64)
-        num_faces = int(stats["num_faces"])
-    except KeyError as exc:
-        raise ValueError(f"stats lacks {exc.args[0]!r} (pass anchor_statistics' result)") from None
-    if not (scales.shape == mean.shape == frac.shape) or scales.ndim != 1:
-        raise ValueError("stats' scales, mean_matched and frac_matched must be equal-length 1-d")
-    fig = matplotlib_figure()(figsize=(9.6, 4.0), layout="constrained")
+    if not isinstance(stats, Mapping) or not stats:
+        raise ValueError("stats must be a non-empty mapping (anchor_statistics' result)")
+    first = next(iter(stats.values()))
+    if isinstance(first, Mapping):
+        sets = {str(k): _stats_arrays(v, f"stats[{k!r}]") for k, v in stats.items()}
+    else:
+        sets = {"": _stats_arrays(stats, "stats")}
+    fig = matplotlib_figure()(figsize=(9.6, 4.6), layout="constrained")
     ax_mean, ax_frac = fig.subplots(1, 2)
-    order = np.argsort(scales, kind="stable")
-    ax_mean.plot(scales[order], mean[order], marker="o", markersize=3, color="tab:blue")
+    for k, (label, (scales, mean, frac, num_faces)) in enumerate(sets.items()):
+        name = f"{label} ({num_faces} faces)" if label else f"{num_faces} faces"
+        style = {"marker": "o", "markersize": 3, "color": f"C{k}" if label else None}
+        ax_mean.plot(scales, mean, label=name, **{**style, "color": style["color"] or "tab:blue"})
+        ax_frac.plot(scales, 100.0 * frac, **{**style, "color": style["color"] or "tab:red"})
     ax_mean.set_ylabel("anchors matched per face (mean)")
     ax_mean.set_title("(a) Average number of anchors")
-    ax_frac.plot(scales[order], 100.0 * frac[order], marker="o", markersize=3, color="tab:red")
     ax_frac.set_ylabel("faces with a matched anchor (%)")
     ax_frac.set_ylim(0.0, 100.0)
     ax_frac.set_title("(b) Proportion of faces matched")
     for ax in (ax_mean, ax_frac):
         ax.set_xlabel("anchor scale")
         ax.grid(True, linestyle=":", linewidth=0.8)
+        if band is not None:
+            lo, hi = (float(v) for v in band)
+            ax.axvspan(
+                lo,
+                hi,
+                color="tab:green",
+                alpha=0.12,
+                lw=0,
+                label=f"paper's interval [{lo:g}, {hi:g}]" if ax is ax_mean else None,
+            )
         for m in marks:
-            ax.axvline(float(m), color="0.4", linestyle="--", linewidth=1.0)
-    fig.suptitle(f"Anchor matching statistics ({num_faces} faces)")
+            ax.axvline(
+                float(m),
+                color="0.3",
+                linestyle="--",
+                linewidth=1.0,
+                label=f"scale {float(m):g} (the paper's)" if ax is ax_mean else None,
+            )
+        for m in marks:
+            ax.annotate(
+                f"{float(m):g}",
+                (float(m), 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12),
+                textcoords="offset points",
+                color="0.3",
+                fontsize="small",
+            )
+    handles, labels = ax_mean.get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=min(4, len(labels)),
+        fontsize="small",
+        frameon=False,
+    )
+    if title is None:
+        title = "Anchor matching statistics (step one of the standard matching)"
+        if len(sets) == 1:
+            title += f": {next(iter(sets.values()))[3]} faces"
+    fig.suptitle(title)
     if path is not None:
         fig.savefig(path, dpi=dpi)
     return fig
@@ -365,10 +437,15 @@ def plot_detector_analysis(
     compensated_iou: Mapping[str, np.ndarray],
     *,
     matched=None,
+    high_quality: tuple[int, int] | None = None,
+    training: Mapping | None = None,
+    face_counts: tuple[int, int, int] | None = None,
+    correct_iou_thr: float = 0.5,
+    title: str | None = None,
     path=None,
     dpi: int = 150,
 ):
-    """The paper's Fig. 2 (a) and (b) for a trained detector.
+    """The paper's Fig. 2, its four panels, for a trained detector.
 
     Parameters
     ----------
@@ -383,6 +460,20 @@ def plot_detector_analysis(
     matched : array_like of shape (C,), bool, optional
         Per correct prediction, whether step one matched its anchor to its face; the share
         printed in panel (a). Default: ``anchor_iou >= pos_iou_thr``.
+    high_quality : (int, int), optional
+        (c) The number of high-quality anchors (predicted box IoU >= the high-quality
+        threshold with a face) and how many of them step one left unmatched.
+    training : mapping, optional
+        (c) ``{"iteration": (T,), "hq_unmatched_share": (T,)}``: the same share during
+        training (the training diagnostics); drawn as a curve, with ``high_quality`` as a
+        horizontal line. Without it (c) shows ``high_quality`` as two bars.
+    face_counts : (int, int, int), optional
+        (d) Faces matched to anchors at step one; faces with a correct predicted box from a
+        matched anchor before NMS; the same after NMS (the paper's three bars).
+    correct_iou_thr : float, default 0.5
+        The IoU above which a prediction is correct (named in the labels).
+    title : str, optional
+        The figure's title (what was measured, on which data).
     path : str or os.PathLike, optional
         Save the figure there.
     dpi : int, default 150
@@ -390,20 +481,26 @@ def plot_detector_analysis(
     Returns
     -------
     matplotlib.figure.Figure
-        (a) the cumulative distribution of ``anchor_iou``, the threshold and the share of
-        predictions from matched anchors; (b) one histogram (share of that strategy's compensated
-        anchors per bin of ``IOU_BIN_EDGES``) per strategy.
+        Four axes: (a) the cumulative distribution of ``anchor_iou``, the threshold and the
+        share of predictions from matched anchors; (b) one histogram (share of that
+        strategy's compensated anchors per bin of ``IOU_BIN_EDGES``) per strategy; (c) the
+        share of high-quality anchors left unmatched, with the paper's 65 %; (d) the three face
+        counts. A panel without its data says so.
     """
     from .evaluation.plots import matplotlib_figure
 
     anchor_iou = np.sort(np.asarray(anchor_iou, dtype=np.float64).reshape(-1))
-    fig = matplotlib_figure()(figsize=(9.6, 4.0), layout="constrained")
-    ax_cdf, ax_hist = fig.subplots(1, 2)
+    fig = matplotlib_figure()(figsize=(10.4, 8.8), layout="constrained")
+    (ax_cdf, ax_hist), (ax_hq, ax_faces) = fig.subplots(2, 2)
+
+    def missing(ax, text):
+        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
+
     if anchor_iou.size:
         cdf = np.arange(anchor_iou.size + 1) / anchor_iou.size
         xs = np.concatenate([[0.0], anchor_iou, [1.0]])
         ys = np.concatenate([cdf, [1.0]])
-        ax_cdf.step(xs, ys, where="post", color="tab:red", linewidth=2.0)
+        ax_cdf.step(xs, ys, where="post", color="tab:red", linewidth=2.0, label="this detector")
         if matched is None:
             share = float(np.mean(anchor_iou >= pos_iou_thr))
         else:
@@ -411,19 +508,28 @@ def plot_detector_analysis(
         ax_cdf.text(
             0.98,
             0.05,
-            f"{100 * share:.0f}% from matched anchors\n({anchor_iou.size} correct boxes)",
+            f"{100 * share:.0f}% from matched anchors\n(paper: 11%)\n"
+            f"{anchor_iou.size} correct boxes",
             transform=ax_cdf.transAxes,
             ha="right",
             va="bottom",
         )
     else:
-        ax_cdf.text(0.5, 0.5, "no correct prediction", ha="center", transform=ax_cdf.transAxes)
-    ax_cdf.axvline(pos_iou_thr, color="0.4", linestyle="--", linewidth=1.0)
+        missing(ax_cdf, "no correct prediction")
+    ax_cdf.axvline(
+        pos_iou_thr,
+        color="0.4",
+        linestyle="--",
+        linewidth=1.0,
+        label=f"step one's threshold {pos_iou_thr:g}",
+    )
+    ax_cdf.legend(loc="upper left", fontsize="small")
     ax_cdf.set_xlim(0.0, 1.0)
     ax_cdf.set_ylim(0.0, 1.0)
     ax_cdf.set_xlabel("IoU(anchor, face) of correct predictions")
     ax_cdf.set_ylabel("cumulative share")
-    ax_cdf.set_title("(a) Anchors of correct predictions")
+    ax_cdf.set_title("(a) Anchors of correct predictions (after NMS)")
+
     edges = IOU_BIN_EDGES
     width = (edges[1] - edges[0]) / (len(compensated_iou) + 1)
     for k, (label, values) in enumerate(compensated_iou.items()):
@@ -436,16 +542,82 @@ def plot_detector_analysis(
             fraction,
             width=width,
             align="edge",
-            label=f"{label} ({values.size}{mean})",
+            label=f"{label} ({values.size} anchors{mean})",
         )
     ax_hist.set_xlim(0.0, 1.0)
     ax_hist.set_xlabel("IoU(predicted box, face) of compensated anchors")
     ax_hist.set_ylabel("share of compensated anchors")
-    ax_hist.set_title("(b) Compensated anchors' predictions")
+    ax_hist.set_title("(b) Compensated anchors' predictions (paper: standard mean 0.42)")
     if compensated_iou:
         ax_hist.legend(loc="upper left", fontsize="small")
-    for ax in (ax_cdf, ax_hist):
+
+    paper_hq = 65.0
+    if training is not None and len(training.get("iteration", ())):
+        it = np.asarray(training["iteration"], dtype=np.float64)
+        share_t = 100.0 * np.asarray(training["hq_unmatched_share"], dtype=np.float64)
+        ax_hq.plot(it, share_t, marker="o", color="tab:purple", label="during training")
+        ax_hq.set_xlabel("training iteration")
+        if high_quality is not None and high_quality[0]:
+            final = 100.0 * high_quality[1] / high_quality[0]
+            ax_hq.axhline(
+                final,
+                color="tab:purple",
+                linestyle=":",
+                label=f"trained model on these images: {final:.0f}%",
+            )
+        ax_hq.axhline(paper_hq, color="0.4", linestyle="--", label="paper: 65% during training")
+        ax_hq.set_ylim(0.0, 100.0)
+        ax_hq.set_ylabel("high-quality anchors unmatched at step one (%)")
+        ax_hq.legend(loc="lower right", fontsize="small")
+    elif high_quality is not None and high_quality[0]:
+        total, unmatched = (int(v) for v in high_quality)
+        shares = [100.0 * (total - unmatched) / total, 100.0 * unmatched / total]
+        bars = ax_hq.bar(
+            ["matched at step one", "unmatched"], shares, color=["tab:blue", "tab:orange"]
+        )
+        for bar, n in zip(bars, (total - unmatched, unmatched), strict=True):
+            ax_hq.annotate(
+                f"{bar.get_height():.0f}% ({n})",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize="small",
+            )
+        ax_hq.axhline(paper_hq, color="0.4", linestyle="--", label="paper: 65% unmatched")
+        ax_hq.set_ylim(0.0, 100.0)
+        ax_hq.set_ylabel("share of high-quality anchors (%)")
+        ax_hq.legend(loc="upper left", fontsize="small")
+    else:
+        missing(ax_hq, "no high-quality anchor measured")
+    ax_hq.set_title("(c) High-quality anchors left unmatched")
+
+    if face_counts is not None:
+        labels = [
+            f"matched to anchors\n(IoU >= {pos_iou_thr:g})",
+            f"correct box from a\nmatched anchor\n(IoU > {correct_iou_thr:g}), before NMS",
+            "the same,\nafter NMS",
+        ]
+        bars = ax_faces.bar(
+            labels, [int(v) for v in face_counts], color=["tab:red", "tab:blue", "tab:green"]
+        )
+        for bar in bars:
+            ax_faces.annotate(
+                f"{int(bar.get_height())}",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize="small",
+            )
+        ax_faces.set_ylabel("faces")
+        ax_faces.tick_params(axis="x", labelsize="small")
+        ax_faces.set_ylim(0, max(1, max(int(v) for v in face_counts)) * 1.12)
+    else:
+        missing(ax_faces, "face counts not measured")
+    ax_faces.set_title("(d) Faces with boxes from matched anchors")
+    for ax in (ax_cdf, ax_hist, ax_hq, ax_faces):
         ax.grid(True, linestyle=":", linewidth=0.8)
+    if title:
+        fig.suptitle(title)
     if path is not None:
         fig.savefig(path, dpi=dpi)
     return fig

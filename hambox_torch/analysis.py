@@ -31,6 +31,12 @@ measures both for any checkpoint on a WIDER-format validation split:
 5. Also reported (Fig. 2 (c)): of the anchors whose predicted box reaches IoU >=
    ``high_quality_iou_thr`` with some face (high-quality anchors), the share that step one
    left unmatched.
+6. Fig. 2 (d): three face counts, the paper's three bars: faces that step one matches to at
+   least one anchor; faces for which such a matched anchor's predicted box (before NMS) is
+   correct (IoU > ``correct_iou_thr`` with that face, score at least the post-processing's
+   ``score_thr``); faces whose correct detection after NMS comes from an anchor matched to
+   them. The drop from the second to the third is the paper's point: NMS keeps boxes of
+   unmatched anchors over those of matched ones.
 
 The score threshold matters: with the evaluation's 0.01, low-score boxes that happen to
 overlap a face count as correct, and there are far more unmatched anchors than matched ones.
@@ -48,17 +54,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from hambox_core.analysis import IOU_BIN_EDGES, plot_detector_analysis
+from hambox_core.matching import DMSMatcher, HAMBoxMatcher
 from hambox_core.validation import check_fraction
 from hambox_torch.boxes import box_iou, decode
 from hambox_torch.data.wider import ImageReadWarning, UnreadableImageError, WiderFaceDataset
 from hambox_torch.pipeline.detection import DetectionSettings, detect_batch
 from hambox_torch.pipeline.supervision import BatchMatcher
+from hambox_torch.postprocess import face_scores
 from hambox_torch.progress import progress_bar
 from hambox_torch.recipe.components import constructor_kwargs
 from hambox_torch.recipe.config import MatchingConfig
-
-from hambox_core.analysis import IOU_BIN_EDGES, plot_detector_analysis
-from hambox_core.matching import DMSMatcher, HAMBoxMatcher
 
 __all__ = ["ANALYSIS_SETTINGS", "DetectorAnalysis", "analyze_detector"]
 
@@ -97,6 +104,12 @@ class DetectorAnalysis:
         Step one's threshold.
     params : dict
         The matching parameters, post-processing settings and ``correct_iou_thr`` used.
+    faces_matched : int
+        (d) Faces step one matched to at least one anchor.
+    faces_correct_before_nms : int
+        (d) Faces with a correct predicted box (before NMS) from an anchor matched to them.
+    faces_correct_after_nms : int
+        (d) Faces with a correct detection (after NMS) from an anchor matched to them.
     """
 
     images: int
@@ -111,6 +124,9 @@ class DetectorAnalysis:
     hq_unmatched: int
     pos_iou_thr: float
     params: dict
+    faces_matched: int = 0
+    faces_correct_before_nms: int = 0
+    faces_correct_after_nms: int = 0
 
     @property
     def correct(self) -> int:
@@ -156,16 +172,46 @@ class DetectorAnalysis:
             "hq_anchors": self.hq_anchors,
             "hq_unmatched": self.hq_unmatched,
             "hq_unmatched_share": share(self.hq_unmatched, self.hq_anchors),
+            "faces_matched": self.faces_matched,
+            "faces_correct_before_nms": self.faces_correct_before_nms,
+            "faces_correct_after_nms": self.faces_correct_after_nms,
             "params": self.params,
         }
 
-    def figure(self, path=None, *, dpi: int = 150):
-        """The two-panel figure (:func:`hambox_core.analysis.plot_detector_analysis`)."""
+    def figure(self, path=None, *, title: str | None = None, training=None, dpi: int = 150):
+        """The paper's Fig. 2, four panels (:func:`hambox_core.analysis.plot_detector_analysis`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Save the figure there.
+        title : str, optional
+            Default: the images, faces and data root analysed.
+        training : mapping, optional
+            ``{"iteration": [...], "hq_unmatched_share": [...]}`` from the run's training
+            diagnostics (``metrics.jsonl``), drawn in panel (c) next to this measurement.
+        dpi : int, default 150
+        """
+        if title is None:
+            title = (
+                f"Fig. 2 measured on {self.params.get('data_root', '?')} "
+                f"({self.params.get('split', '?')}): {self.images} images, {self.faces} faces, "
+                f"score >= {self.params.get('settings', {}).get('score_thr', '?')}"
+            )
         return plot_detector_analysis(
             self.anchor_iou,
             self.pos_iou_thr,
             {"HAMBox": self.compensated_iou["hambox"], "DMS": self.compensated_iou["dms"]},
             matched=self.step_one_matched,
+            high_quality=(self.hq_anchors, self.hq_unmatched),
+            training=training,
+            face_counts=(
+                self.faces_matched,
+                self.faces_correct_before_nms,
+                self.faces_correct_after_nms,
+            ),
+            correct_iou_thr=self.params.get("correct_iou_thr", 0.5),
+            title=title,
             path=path,
             dpi=dpi,
         )
@@ -199,6 +245,11 @@ class DetectorAnalysis:
             f"(c) high-quality anchors (predicted IoU >= "
             f"{d['params']['matching']['high_quality_iou_thr']}): {d['hq_anchors']}, "
             f"unmatched at step one {pct(d['hq_unmatched_share'])}"
+        )
+        lines.append(
+            f"(d) faces matched to anchors at step one {d['faces_matched']}; with a correct box "
+            f"from a matched anchor before NMS {d['faces_correct_before_nms']}, after NMS "
+            f"{d['faces_correct_after_nms']}"
         )
         return "\n".join(lines)
 
@@ -234,7 +285,17 @@ def _analyze_image(model, image, faces, matchers, settings, correct_iou_thr, hq_
         hq = box_iou(pred, faces).max(dim=1).values >= hq_thr
     else:
         hq = torch.zeros(anchors.shape[0], dtype=torch.bool, device=device)
+    # (d): faces matched at step one; of them, those with a correct box from a matched anchor
+    # before NMS (score at least the threshold) and after NMS.
+    own = matched_gt[step_one]
+    good = (_pair_iou(pred[step_one], faces[own]) > correct_iou_thr) & (
+        face_scores(out.cls_logits[0].float())[step_one] >= settings.score_thr
+    )
+    after = g[step_one[a] & (matched_gt[a] == g)]
     return {
+        "faces_matched": int(torch.unique(own).numel()),
+        "faces_before": int(torch.unique(own[good]).numel()),
+        "faces_after": int(torch.unique(after).numel()),
         "detections": int(index.numel()),
         "anchor_iou": _pair_iou(anchors[a], faces[g]).cpu(),
         "step_one_matched": (step_one[a] & (matched_gt[a] == g)).cpu(),
@@ -320,6 +381,7 @@ def analyze_detector(
     per_face: list[torch.Tensor] = []
     unreadable: list[str] = []
     totals = {"images": 0, "faces": 0, "detections": 0, "hq": 0, "hq_unmatched": 0}
+    totals.update(faces_matched=0, faces_before=0, faces_after=0)
     was_training = model.training
     model.eval()
     bar = progress_bar(count, "analyze", progress)
@@ -352,6 +414,8 @@ def analyze_detector(
             totals["detections"] += r["detections"]
             totals["hq"] += r["hq"]
             totals["hq_unmatched"] += r["hq_unmatched"]
+            for key in ("faces_matched", "faces_before", "faces_after"):
+                totals[key] += r[key]
             bar.update(1)
     finally:
         bar.close()
@@ -368,6 +432,9 @@ def analyze_detector(
         hq_anchors=totals["hq"],
         hq_unmatched=totals["hq_unmatched"],
         pos_iou_thr=float(matching.pos_iou_thr),
+        faces_matched=totals["faces_matched"],
+        faces_correct_before_nms=totals["faces_before"],
+        faces_correct_after_nms=totals["faces_after"],
         params={
             "data_root": os.fspath(Path(data_root)),
             "split": split,

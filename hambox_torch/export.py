@@ -4,16 +4,19 @@ The exported graph takes the images the detector takes and returns decoded boxes
 probabilities, so a runtime needs nothing from hambox:
 
 ``images``
-    float32 ``(B, 3, H, W)``, RGB in [0, 1]; the graph subtracts the ImageNet mean and divides
+    float32 ``(B, 3, H, W)`` (dimensions named ``batch, 3, height, width`` in the file), RGB in
+    [0, 1]; the graph subtracts the ImageNet mean and divides
     by the standard deviation itself. Batch, height and width are all dynamic, and any
     ``H, W >= 1`` is accepted: the graph pads the batch with zeros at the bottom and right to a
     multiple of the largest anchor stride (128 by default), exactly as
     :func:`hambox_torch.pipeline.detect_images` does, so ``A`` is the number of anchors
     of the padded size and the coordinates are those of the input.
 ``boxes``
-    float32 ``(B, A, 4)``: every anchor's box, xyxy in input pixels, not clipped to the image.
+    float32 ``(B, A, 4)`` (``batch, num_anchors, 4``): every anchor's box, xyxy in input
+    pixels, not clipped to the image.
 ``scores``
-    float32 ``(B, A)``: every anchor's face probability (sigmoid of the logit).
+    float32 ``(B, A)`` (``batch, num_anchors``): every anchor's face probability (sigmoid of
+    the logit).
 
 With ``nms=True`` the graph instead ends in ONNX ``NonMaxSuppression`` and returns one output,
 
@@ -57,6 +60,7 @@ from .postprocess import face_scores, postprocess_detections
 
 __all__ = [
     "DEFAULT_OPSET",
+    "DIM_NAMES",
     "DecodedDetector",
     "export_onnx",
     "onnx_max_abs_diff",
@@ -288,6 +292,34 @@ def _metadata(model: HAMBoxDetector, opset: int, nms: bool, thresholds: dict) ->
     }
 
 
+#: Names of the graph's symbolic dimensions (the exporter numbers them ``s0``, ``s1``, ...).
+DIM_NAMES = {"batch": "batch", "height": "height", "width": "width", "anchors": "num_anchors"}
+
+
+def _name_dims(graph) -> None:
+    """Give the symbolic dimensions real names: ``images (batch, 3, height, width)``,
+    ``boxes (batch, num_anchors, 4)``, ``scores (batch, num_anchors)``.
+
+    The exporter names each symbolic size after an internal symbol (``s6``, ``s37``, ...); a
+    runtime shows those names to the user. Every occurrence of a renamed symbol in the graph's
+    inputs, outputs and intermediate values is renamed with it.
+    """
+    (images,) = graph.input
+    dims = images.type.tensor_type.shape.dim
+    rename = {}
+    for k, name in ((0, "batch"), (2, "height"), (3, "width")):
+        if dims[k].dim_param:
+            rename[dims[k].dim_param] = DIM_NAMES[name]
+    for out in graph.output:
+        out_dims = out.type.tensor_type.shape.dim
+        if len(out_dims) >= 2 and out_dims[1].dim_param:
+            rename.setdefault(out_dims[1].dim_param, DIM_NAMES["anchors"])
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        for d in value.type.tensor_type.shape.dim:
+            if d.dim_param in rename:
+                d.dim_param = rename[d.dim_param]
+
+
 def _append_nms(graph, score_thr: float, nms_iou_thr: float, max_detections: int) -> None:
     """Replace the graph outputs ``boxes, scores`` by ``detections (N, 6)`` after ONNX NMS."""
     from onnx import TensorProto, helper, numpy_helper
@@ -428,6 +460,7 @@ def export_onnx(
     finally:
         model.train(was_training)
     proto = onnx_program.model_proto
+    _name_dims(proto.graph)
     thresholds = {
         "score_thr": float(score_thr),
         "nms_iou_thr": float(nms_iou_thr),

@@ -198,7 +198,7 @@ def test_plots(tmp_path):
     with pytest.raises(ValueError, match="frac_matched"):
         plot_anchor_statistics({"scales": [1.0], "mean_matched": [1.0], "num_faces": 1})
     fig = plot_detector_analysis([], 0.35, {"HAMBox": np.zeros(0)}, path=tmp_path / "b.png")
-    assert len(fig.axes) == 2 and _is_png(tmp_path / "b.png")
+    assert len(fig.axes) == 4 and _is_png(tmp_path / "b.png")  # the paper's (a) to (d)
 
 
 # --- postprocess_detections(return_indices=True) --------------------------------------------

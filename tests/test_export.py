@@ -211,6 +211,16 @@ def test_metadata_and_dynamic_axes(model, plain_onnx):
     assert all(d.dim_param and not d.dim_value for k, d in enumerate(dims) if k != 1)
     assert [o.name for o in proto.graph.output] == ["boxes", "scores"]
 
+    # Named dimensions, not the exporter's s6, s37, ...: what a runtime shows the user.
+    def shape(value):
+        return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+
+    assert shape(inp) == ["batch", 3, "height", "width"]
+    assert [shape(o) for o in proto.graph.output] == [
+        ["batch", "num_anchors", 4],
+        ["batch", "num_anchors"],
+    ]
+
 
 # --------------------------------------------------------------------------------------------
 # The NMS graph, written by the CLI

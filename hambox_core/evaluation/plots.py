@@ -7,9 +7,12 @@ build a ``matplotlib.figure.Figure`` directly (no ``pyplot`` state, no GUI backe
 return it; with ``path`` they also save it.
 
 :func:`plot_widerface_pr` draws the figure of the official WIDER FACE tool and of the HAMBox
-paper's Fig. 6: one panel per setting (Easy, Medium, Hard), precision against recall on
-``[0, 1]``, one curve per method, legend entries ``"<method>-<AP to 3 decimals>"`` sorted by
-decreasing AP.
+paper's Fig. 6: one panel per setting (Easy, Medium, Hard), precision against recall, one curve
+per method, legend entries ``"<method>-<AP to 3 decimals>"`` sorted by decreasing AP. Unlike
+the official tool's figure, each panel says how many faces it counts, the legend sits under
+the panel (never on a curve), and the axes end a little above the highest curve instead of
+at 1, so that a detector whose precision stays below 0.3 is not drawn as a flat line; an
+optional title names the protocol, the data set and the number of images.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 __all__ = [
+    "axis_limit",
     "matplotlib_figure",
     "plot_face_ap",
     "plot_fddb_roc",
@@ -40,14 +44,30 @@ def matplotlib_figure():
     return Figure
 
 
-def _style_pr_axes(ax, title: str) -> None:
-    ax.set_xlim(0.0, 1.0)
-    ax.set_ylim(0.0, 1.0)
+def axis_limit(values, *, step: float = 0.1) -> float:
+    """The upper end of a precision or recall axis: a little above the largest finite value.
+
+    The largest value times 1.05, rounded up to a multiple of ``step``, at least ``step`` and
+    at most 1.
+
+    >>> axis_limit([0.12, 0.21]), axis_limit([0.97]), axis_limit([]), axis_limit([0.6])
+    (0.3, 1.0, 1.0, 0.7)
+    """
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return 1.0
+    top = float(np.ceil(round(finite.max() * 1.05 / step, 9)) * step)
+    return round(min(1.0, max(step, top)), 10)
+
+
+def _style_pr_axes(ax, title: str, *, recall_max: float = 1.0, precision_max: float = 1.0):
+    ax.set_xlim(0.0, recall_max)
+    ax.set_ylim(0.0, precision_max)
     ax.set_xlabel("Recall")
     ax.set_ylabel("Precision")
     ax.set_title(title)
     ax.grid(True, linestyle=":", linewidth=0.8)
-    ax.set_aspect("equal")
 
 
 def _by_method(results, name: str):
@@ -60,7 +80,9 @@ def _by_method(results, name: str):
     return {name: results}
 
 
-def plot_widerface_pr(results, *, name: str = "HAMBox", path=None, dpi: int = 150):
+def plot_widerface_pr(
+    results, *, name: str = "HAMBox", title: str | None = None, path=None, dpi: int = 150
+):
     """WIDER FACE precision-recall curves, one panel per setting (paper Fig. 6 style).
 
     Parameters
@@ -70,6 +92,10 @@ def plot_widerface_pr(results, *, name: str = "HAMBox", path=None, dpi: int = 15
         returns) or ``{method: {setting: PRCurve}}`` to compare several.
     name : str, default "HAMBox"
         Legend name when ``results`` holds one method.
+    title : str, optional
+        The figure's title; name the protocol, the data set and the number of images there
+        (the curves know only their faces). Each panel's title gives its setting, its number
+        of faces and the evaluation's semantics.
     path : str or os.PathLike, optional
         Save the figure there (format from the extension).
     dpi : int, default 150
@@ -77,13 +103,16 @@ def plot_widerface_pr(results, *, name: str = "HAMBox", path=None, dpi: int = 15
     Returns
     -------
     matplotlib.figure.Figure
+        One axes per setting; each has a legend ``"<method>-<AP>"`` under it. Both axes end a
+        little above the largest recall and precision of the panel's curves
+        (:func:`axis_limit`), not at 1.
 
     Raises
     ------
     ImportError
         If matplotlib is not installed.
     """
-    fig = _pr_panels(_by_method(results, name))
+    fig = _pr_panels(_by_method(results, name), title)
     if path is not None:
         fig.savefig(path, dpi=dpi)
     return fig
@@ -96,15 +125,19 @@ def _pr_panels(methods, title: str | None = None):
     for curves in methods.values():
         settings.extend(s for s in curves if s not in settings)
     fig = figure_class(
-        figsize=(4.2 * len(settings), 4.4 + (0.3 if title else 0)), layout="constrained"
+        figsize=(4.2 * len(settings), 4.6 + 0.25 * len(methods) + (0.4 if title else 0)),
+        layout="constrained",
     )
     axes = fig.subplots(1, len(settings), squeeze=False)[0]
     colour = {m: f"C{k % 10}" for k, m in enumerate(methods)}  # one colour per method
     for ax, setting in zip(axes, settings, strict=True):
         entries = [(m, c[setting]) for m, c in methods.items() if setting in c]
         entries.sort(key=lambda mc: -mc[1].ap if np.isfinite(mc[1].ap) else np.inf)
+        recalls, precisions = [], []
         for method, curve in entries:
             ok = np.isfinite(curve.precision) & np.isfinite(curve.recall)
+            recalls.append(curve.recall[ok])
+            precisions.append(curve.precision[ok])
             ax.plot(
                 curve.recall[ok],
                 curve.precision[ok],
@@ -112,8 +145,25 @@ def _pr_panels(methods, title: str | None = None):
                 color=colour[method],
                 label=f"{method}-{curve.ap:.3f}",
             )
-        _style_pr_axes(ax, setting.capitalize())
-        ax.legend(loc="lower left", fontsize="small")
+        faces = sorted({int(c.num_faces) for _, c in entries})
+        semantics = sorted({str(getattr(c, "semantics", "")) for _, c in entries} - {""})
+        head = setting.capitalize()
+        if len(faces) == 1:
+            head += f" ({faces[0]} faces)"
+        _style_pr_axes(
+            ax,
+            head if not semantics else f"{head}\n{', '.join(semantics)} semantics",
+            recall_max=axis_limit(np.concatenate(recalls) if recalls else []),
+            precision_max=axis_limit(np.concatenate(precisions) if precisions else []),
+        )
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+            fontsize="small",
+            title="method-AP",
+            title_fontsize="small",
+            frameon=False,
+        )
     if title:
         fig.suptitle(title)
     return fig
@@ -186,7 +236,7 @@ def plot_face_ap(results, *, title: str = "", path=None, dpi: int = 150):
         ok = np.isfinite(r.precision) & np.isfinite(r.recall)
         ax.plot(r.recall[ok], r.precision[ok], linewidth=2.0, label=f"{method} (AP {r.ap:.2%})")
     _style_pr_axes(ax, title)
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize="small", frameon=False)
     if path is not None:
         fig.savefig(path, dpi=dpi)
     return fig

@@ -1,7 +1,10 @@
 """Figures at the end of a training run: PR curves and a picture of detections.
 
-Used by ``examples/train_widerface.py``; both read what :func:`hambox_torch.engine.train.train`
-returns. PR curves need matplotlib (the ``plot`` extra); the detections picture only Pillow.
+Used by ``hambox train`` and ``examples/train_widerface.py``; both read what
+:func:`hambox_torch.engine.train.train` returns. Each figure says what it shows: its title
+names the run, the checkpoint's iteration, the protocol (``single``, the training-time
+evaluation's), the data set and the number of images. PR curves need matplotlib (the ``plot``
+extra); the detections picture only Pillow (:mod:`hambox_torch.inference.drawing`).
 """
 
 from __future__ import annotations
@@ -12,9 +15,25 @@ import torch
 
 from hambox_core.evaluation import widerface as wider_eval
 from hambox_torch.data.wider import find_image, read_image_or_warn
+from hambox_torch.inference.drawing import draw_detections, picture_grid
 from hambox_torch.pipeline.detection import detect_images
 
-__all__ = ["detections_figure", "pr_curve_figure"]
+__all__ = ["detections_figure", "pr_curve_figure", "run_title"]
+
+
+def run_title(cfg, result, num_images: int) -> str:
+    """Two lines: the run and its iteration; the protocol, the data set and the image count.
+
+    >>> from types import SimpleNamespace as NS
+    >>> print(run_title(NS(name="demo_cpu"), NS(iterations=960, data_root="/d/embedded"), 6))
+    demo_cpu, iteration 960
+    protocol single, embedded val split, 6 images
+    """
+    data = Path(result.data_root).name if result.data_root is not None else "?"
+    return (
+        f"{cfg.name}, iteration {result.iterations}\n"
+        f"protocol single, {data} val split, {num_images} images"
+    )
 
 
 def pr_curve_figure(cfg, result, path) -> Path | None:
@@ -30,15 +49,15 @@ def pr_curve_figure(cfg, result, path) -> Path | None:
     # An evaluation limited to run.eval_max_images covered the first images only.
     gt = gt.head(len(result.predictions))
     curves = wider_eval.pr_curves(result.predictions, gt)
-    plot_widerface_pr(curves, name=cfg.name, path=path)
+    title = run_title(cfg, result, len(gt)).replace("\n", ": ")
+    plot_widerface_pr(curves, name=cfg.name, title=title, path=path)
     return Path(path)
 
 
 def detections_figure(cfg, result, path, *, num_images: int = 6, score_thr: float = 0.5):
-    """A grid of validation images with ground truth (green) and detections (red, with score
-    at least ``score_thr``), saved to ``path``; returns the path (``None`` without a model)."""
-    from PIL import Image, ImageDraw
-
+    """A grid of validation images with ground truth (green) and detections (red, score on
+    each box, those scoring at least ``score_thr``), a legend on each and the run's title
+    (:func:`run_title`), saved to ``path``; returns the path (``None`` without a model)."""
     if result.model is None or result.data_root is None:
         return None
     root = Path(result.data_root)
@@ -55,23 +74,21 @@ def detections_figure(cfg, result, path, *, num_images: int = 6, score_thr: floa
             if tensor is None:  # warned by the reader; the figure shows the others
                 continue
             ((boxes, scores),) = detect_images(model, [tensor])
-            pixels = (tensor * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-            picture = Image.fromarray(pixels)
-            draw = ImageDraw.Draw(picture)
-            for x, y, w, h in gt.image_boxes(i):
-                draw.rectangle([x, y, x + w, y + h], outline=(0, 220, 0), width=1)
-            for box, score in zip(boxes.tolist(), scores.tolist(), strict=True):
-                if score >= score_thr:
-                    draw.rectangle(box, outline=(255, 40, 40), width=2)
-            tiles.append(picture)
+            xywh = torch.as_tensor(gt.image_boxes(i), dtype=torch.float32).reshape(-1, 4)
+            faces = torch.cat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], dim=1)
+            tiles.append(
+                draw_detections(
+                    tensor,
+                    boxes.float().cpu().numpy(),
+                    scores.float().cpu().numpy(),
+                    ground_truth=faces.numpy(),
+                    score_thr=score_thr,
+                    title=f"{event}/{stem}",
+                )
+            )
     finally:
         model.train(was_training)
-    cols = min(3, len(tiles))
-    rows = -(-len(tiles) // cols)
-    tw = max(t.width for t in tiles)
-    th = max(t.height for t in tiles)
-    sheet = Image.new("RGB", (cols * tw, rows * th), (255, 255, 255))
-    for k, t in enumerate(tiles):
-        sheet.paste(t, ((k % cols) * tw, (k // cols) * th))
-    sheet.save(path)
+    if not tiles:
+        return None
+    picture_grid(tiles, columns=3, title=run_title(cfg, result, len(tiles))).save(path)
     return Path(path)
