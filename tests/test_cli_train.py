@@ -127,6 +127,7 @@ def test_the_shipped_configs_resolve_to_the_same_schedule_as_before():
         ("optim.lrr=0.1", "did you mean 'optim.lr'?"),
         ("optim.qwertyuiopasd=1", "the keys of optim are optimizer, lr, momentum"),
         ("run.eval_every=0", "the default is run.eval_every=10000"),
+        ("optim.lr=nan", "must be finite, got nan; the default is optim.lr=0.01"),
     ],
 )
 def test_every_config_error_suggests_the_fix(tmp_path, capsys, override, fix):

@@ -945,7 +945,8 @@ def validate(config: Config) -> Config:
             value = getattr(obj, f.name)
             values = value if isinstance(value, tuple) else (value,)
             if any(isinstance(v, float) and not math.isfinite(v) for v in values):
-                problems.append(f"{section}.{f.name}: must be finite, got {value!r}")
+                key = f"{section}.{f.name}"
+                problems.append(f"{key}: must be finite, got {value!r}{fix_hint(key, config)}")
     if problems:  # the components would only repeat these
         raise ConfigError.listing(config.name, problems)
 
