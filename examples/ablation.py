@@ -26,17 +26,25 @@ VARYING = ("anchors", "matching", "loss")
 
 
 def row_config(row: str, iters: int | None, out_root: Path, extra: list[str]):
-    """The demo config with the row's anchors, matching and loss."""
-    from hambox_torch.recipe.config import config_to_dict, load_config
+    """The demo config with the row's anchors, matching and loss.
+
+    ``iters`` (default: the demo's budget) stretches the demo's learning-rate schedule to that
+    length (its warm-up and decays at the same fractions of the run, see
+    :func:`hambox_torch.recipe.config.scale_schedule`) and evaluates once, at the end. ``extra``
+    overrides come last, so they win over the row's values.
+    """
+    from hambox_torch.recipe.config import config_to_dict, load_config, scale_schedule
 
     ablation = config_to_dict(load_config(CONFIGS / "ablation" / f"{row}.yaml"))
     overrides = [f"{section}={json.dumps(ablation[section])}" for section in VARYING]
     overrides.append(f"run.output_dir={out_root / row}")
     if iters is not None:
+        demo = load_config(CONFIGS / "demo_cpu.yaml").optim
+        steps, warmup = scale_schedule(demo.lr_steps, demo.warmup_iters, demo.max_iters, iters)
         overrides += [
             f"optim.max_iters={iters}",
-            f"optim.lr_steps=[{int(iters * 0.75)}]",
-            f"optim.warmup_iters={min(100, iters // 4)}",
+            f"optim.lr_steps={json.dumps(list(steps))}",
+            f"optim.warmup_iters={warmup}",
             f"run.eval_every={iters}",
             f"run.checkpoint_every={iters}",
         ]

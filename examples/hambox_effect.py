@@ -1,0 +1,249 @@
+"""When HAMBox's online mining engages on the embedded set, and what it changes (issue 17).
+
+The rows of the paper's Table 4 that differ in matching and loss — SMS + focal, SMS + OAM
+(HAMBox matching, focal loss) and SMS + OAM + RAL — each trained like the matching ablation
+(``examples/ablation.py``: the CPU demo detector of ``configs/demo_cpu.yaml`` with the row's
+anchors, matching and loss from ``configs/ablation/<row>.yaml``), at a chosen budget, with the
+online threshold T at the paper's 0.8 and at 0.5, and any number of seeds. Every run logs the
+mining diagnostics every ``--diag-every`` iterations (the paper's Fig. 3: compensated anchors
+per outer face and the mean IoU of their predicted boxes, and how close the outer faces' best
+predicted boxes come to T, :mod:`hambox_torch.engine.diagnostics`), is evaluated with the
+official WIDER FACE protocol at the end and, with ``--analyze``, measured by ``hambox analyze``
+(the paper's Fig. 2).
+
+Each run goes to ``OUTPUT_DIR/<row>/seed<S>/`` and ends with a ``summary.json`` there. A run
+that has one is skipped, one that was interrupted resumes from its last checkpoint, so the same
+command continues a study. ``--collect FILE`` gathers the summaries of every finished run
+under ``OUTPUT_DIR`` into one JSON (what ``docs/data/hambox_effect.json`` is) and prints the
+table: AP per row as mean ± sample standard deviation over seeds.
+
+    .venv/bin/python examples/hambox_effect.py --rows sms_oam_ral_t08 --iters 3000 \\
+        --output-dir /tmp/study/runs
+    .venv/bin/python examples/hambox_effect.py --rows sms sms_oam_ral_t05 --seeds 1 2 \\
+        --iters 3000 --output-dir /tmp/study/runs --analyze
+    .venv/bin/python examples/hambox_effect.py --output-dir /tmp/study/runs \\
+        --collect docs/data/hambox_effect.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import ablation  # noqa: E402  (the examples folder is not a package)
+
+#: Study row -> (ablation row, online threshold T or None when the row does not mine).
+ROWS = {
+    "sms": ("sms", None),
+    "sms_oam_t08": ("sms_oam", 0.8),
+    "sms_oam_ral_t08": ("sms_oam_ral", 0.8),
+    "sms_oam_t05": ("sms_oam", 0.5),
+    "sms_oam_ral_t05": ("sms_oam_ral", 0.5),
+}
+#: The diagnostics kept in a run's curve (``diagnostics`` rows of ``metrics.jsonl``).
+CURVE_KEYS = (
+    "outer_face_share",
+    "compensated_per_outer_face",
+    "compensated_mean_iou",
+    "outer_best_pred_iou",
+    "outer_best_unmatched_iou",
+    "hq_unmatched_share",
+)
+SETTINGS = ("easy", "medium", "hard")
+
+
+def study_config(row: str, seed: int, iters: int, out_root: Path, diag_every: int, extra):
+    """The config of one run: the ablation row at ``iters`` iterations, T and the seed set,
+    diagnostics every ``diag_every`` iterations, a checkpoint every quarter of the run."""
+    base, thr = ROWS[row]
+    overrides = [
+        f"run.seed={seed}",
+        f"run.diag_every={diag_every}",
+        f"run.checkpoint_every={max(1, iters // 4)}",
+        f"run.output_dir={out_root / row / f'seed{seed}'}",
+    ]
+    if thr is not None:
+        overrides.append(f"matching.online_iou_thr={thr}")
+    cfg = ablation.row_config(base, iters, out_root, overrides + list(extra))
+    cfg.name = row
+    return cfg
+
+
+def curve(history) -> dict:
+    """The diagnostics rows as columns: ``iteration`` and each of :data:`CURVE_KEYS` (NaN as
+    None, rounded to 4 digits)."""
+    rows = [r for r in history if r["kind"] == "diagnostics"]
+
+    def value(x):
+        return None if x is None or math.isnan(x) else round(float(x), 4)
+
+    out = {"iteration": [r["iteration"] for r in rows]}
+    out.update({k: [value(r.get(k)) for r in rows] for k in CURVE_KEYS})
+    return out
+
+
+def read_history(out_dir: Path) -> list[dict]:
+    """Every record of a run's ``metrics.jsonl`` (also those of runs it resumed)."""
+    path = out_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def analyze(out_dir: Path, iters: int) -> dict:
+    """``hambox analyze`` on the run's final checkpoint; its ``--json`` summary."""
+    target = out_dir / "analyze.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "hambox_torch.cli",
+        "analyze",
+        "--weights",
+        str(out_dir / f"ckpt_{iters:07d}.pt"),
+        "--json",
+        str(target),
+        "--no-progress",
+    ]
+    subprocess.run(cmd, check=True)
+    data = json.loads(target.read_text())
+    data.pop("weights", None)  # a path on the machine that ran it
+    data.get("params", {}).pop("data_root", None)
+    return data
+
+
+def run_one(row: str, seed: int, args) -> dict:
+    """Train (or resume, or skip) one run; its summary."""
+    from hambox_torch.engine.train import train
+    from hambox_torch.recipe import checkpoint as ckpt
+
+    cfg = study_config(
+        row, seed, args.iters, Path(args.output_dir), args.diag_every, args.overrides
+    )
+    out = Path(cfg.run.output_dir)
+    done = out / "summary.json"
+    if done.exists():
+        summary = json.loads(done.read_text())
+        if args.analyze and "analyze" not in summary:
+            summary["analyze"] = analyze(out, args.iters)
+            done.write_text(json.dumps(summary) + "\n")
+        return summary
+    resume = bool(out.exists() and ckpt.find_checkpoints(out))
+    print(f"\n== {row} seed {seed}: {cfg.matching.strategy}, T {cfg.matching.online_iou_thr}, "
+          f"{cfg.loss.kind}, {cfg.optim.max_iters} iterations"
+          + (" (resumed)" if resume else ""), flush=True)  # fmt: skip
+    result = train(cfg, resume=resume, progress=args.progress)
+    history = read_history(out)
+    evals = [r for r in history if r["kind"] == "eval"]
+    summary = {
+        "row": row,
+        "ablation_row": ROWS[row][0],
+        "seed": seed,
+        "iters": cfg.optim.max_iters,
+        "lr_steps": list(cfg.optim.lr_steps),
+        "strategy": cfg.matching.strategy,
+        "online_iou_thr": cfg.matching.online_iou_thr if ROWS[row][1] is not None else None,
+        "loss": cfg.loss.kind,
+        "ap": {k: evals[-1][f"ap_{k}"] for k in SETTINGS} if evals else dict(result.ap),
+        "seconds_last_call": round(result.seconds, 1),
+        "curve": curve(history),
+    }
+    if args.analyze:
+        summary["analyze"] = analyze(out, args.iters)
+    done.write_text(json.dumps(summary) + "\n")
+    return summary
+
+
+def mean_spread(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (NaN for a single value)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return math.nan, math.nan
+    sd = statistics.stdev(values) if len(values) > 1 else math.nan
+    return statistics.fmean(values), sd
+
+
+def table(summaries) -> str:
+    """A Markdown table: one line per (row, budget), AP mean ± sd over its seeds."""
+    groups: dict[tuple, list] = {}
+    for s in summaries:
+        groups.setdefault((s["row"], s["iters"]), []).append(s)
+    lines = [
+        "| row | T | loss | iterations | seeds | easy | medium | hard | comp. per outer face "
+        "(last quarter) |",
+        "|---|---:|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for (row, iters), runs in sorted(groups.items(), key=lambda kv: list(ROWS).index(kv[0][0])):
+        cells = []
+        for k in SETTINGS:
+            m, sd = mean_spread([r["ap"].get(k) for r in runs])
+            cells.append(f"{m:.3f}" + ("" if math.isnan(sd) else f" ± {sd:.3f}"))
+        comp = mean_spread([late_mean(r["curve"], "compensated_per_outer_face") for r in runs])[0]
+        thr = runs[0]["online_iou_thr"]
+        lines.append(
+            f"| {row} | {'-' if thr is None else thr} | {runs[0]['loss']} | {iters} | "
+            f"{','.join(str(r['seed']) for r in sorted(runs, key=lambda r: r['seed']))} | "
+            f"{' | '.join(cells)} | {comp:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def late_mean(c: dict, key: str) -> float | None:
+    """Mean of ``key`` over the last quarter of a curve's iterations (None if never defined)."""
+    its = c["iteration"]
+    if not its:
+        return None
+    start = its[-1] * 3 / 4
+    values = [v for i, v in zip(its, c[key], strict=True) if i > start and v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def collect(out_root: Path, target: Path, command: str) -> list[dict]:
+    summaries = [json.loads(p.read_text()) for p in sorted(out_root.glob("*/seed*/summary.json"))]
+    summaries.sort(key=lambda s: (list(ROWS).index(s["row"]), s["iters"], s["seed"]))
+    payload = {
+        "description": "examples/hambox_effect.py runs on the embedded set (issue 17)",
+        "command": command,
+        "runs": summaries,
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
+    return summaries
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", nargs="+", default=[], choices=list(ROWS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--iters", type=int, default=3000, help="iterations per run")
+    parser.add_argument("--diag-every", type=int, default=20, help="diagnostics period")
+    parser.add_argument("--output-dir", default="runs/hambox_effect")
+    parser.add_argument("--analyze", action="store_true", help="run hambox analyze on each run")
+    parser.add_argument("--collect", metavar="FILE", help="write every finished run's summary")
+    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="applied to every run")
+    args = parser.parse_args(argv)
+    if args.iters < 1:
+        parser.error(f"--iters must be >= 1, got {args.iters}")
+    if args.diag_every < 1:
+        parser.error(f"--diag-every must be >= 1, got {args.diag_every}")
+    if not args.rows and not args.collect:
+        parser.error("give --rows to train, --collect FILE to gather the results, or both")
+    for row in args.rows:
+        for seed in args.seeds:
+            run_one(row, seed, args)
+    if args.collect:
+        summaries = collect(Path(args.output_dir), Path(args.collect), " ".join(sys.argv))
+        print(table(summaries))
+        print(f"wrote {args.collect} ({len(summaries)} runs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

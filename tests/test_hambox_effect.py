@@ -1,0 +1,85 @@
+"""``examples/hambox_effect.py``'s plumbing on a tiny embedded set: rows, curves, resume-skip,
+``hambox analyze`` and the collected JSON (a few iterations; the study itself runs outside CI)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = [
+    "model.channels=8",
+    "data.image_size=96",
+    "data.batch_size=1",
+    "data.workers=0",
+    "run.log_every=1",
+]
+
+
+def study_module():
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        import hambox_effect
+    finally:
+        sys.path.pop(0)
+    return hambox_effect
+
+
+def test_rows_differ_only_in_matching_loss_and_threshold(tmp_path):
+    study = study_module()
+    from hambox_torch.recipe.config import load_config
+
+    base = load_config(REPO / "configs" / "demo_cpu.yaml")
+    configs = {row: study.study_config(row, 2, 3000, tmp_path, 20, []) for row in study.ROWS}
+    for row, cfg in configs.items():
+        assert cfg.model == base.model and cfg.data == base.data and cfg.anchors.scale == 0.68
+        assert (cfg.optim.max_iters, cfg.optim.lr_steps) == (3000, (2375, 2750))  # demo's, scaled
+        assert cfg.run.seed == 2 and cfg.run.diag_every == 20
+        assert cfg.run.output_dir == str(tmp_path / row / "seed2")
+    assert configs["sms"].matching.strategy == "sms" and configs["sms"].loss.kind == "focal"
+    oam, ral = configs["sms_oam_t05"], configs["sms_oam_ral_t08"]
+    assert (oam.matching.strategy, oam.matching.online_iou_thr, oam.loss.kind) == (
+        "hambox",
+        0.5,
+        "focal",
+    )
+    assert (ral.matching.online_iou_thr, ral.loss.kind) == (0.8, "ral")
+
+
+def test_mean_spread_and_late_mean():
+    study = study_module()
+    assert study.mean_spread([0.1, 0.3]) == pytest.approx((0.2, math.sqrt(0.02)))
+    assert math.isnan(study.mean_spread([0.4])[1])
+    c = {"iteration": [10, 20, 30, 40], "k": [1.0, 2.0, None, 4.0]}
+    assert study.late_mean(c, "k") == 4.0  # only iterations above 30
+    assert study.late_mean({"iteration": [], "k": []}, "k") is None
+
+
+@pytest.mark.slow
+def test_study_runs_skips_and_collects(tiny_wider_root, tmp_path, capsys):
+    study = study_module()
+    out = tmp_path / "runs"
+    args = ["--rows", "sms", "sms_oam_ral_t05", "--iters", "2", "--diag-every", "1"]
+    args += ["--output-dir", str(out), "--analyze", f"data.root={tiny_wider_root}", *TINY]
+    assert study.main(args) == 0
+    summary = json.loads((out / "sms_oam_ral_t05" / "seed0" / "summary.json").read_text())
+    assert summary["iters"] == 2 and summary["online_iou_thr"] == 0.5
+    assert summary["curve"]["iteration"] == [1, 2]
+    assert set(summary["curve"]) == {"iteration", *study.CURVE_KEYS}
+    assert set(summary["ap"]) == {"easy", "medium", "hard"}
+    analysis = summary["analyze"]
+    assert analysis["images"] == 3 and set(analysis["compensated"]) == {"hambox", "dms"}
+    assert analysis["params"]["matching"]["online_iou_thr"] == 0.5
+    # A second call skips the finished runs and gathers them.
+    target = tmp_path / "effect.json"
+    again = ["--rows", "sms", "--iters", "2", "--output-dir", str(out), "--collect", str(target)]
+    assert study.main([*again, f"data.root={tiny_wider_root}", *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "== sms seed 0" in printed and printed.count("== sms seed 0") == 1
+    payload = json.loads(target.read_text())
+    assert [r["row"] for r in payload["runs"]] == ["sms", "sms_oam_ral_t05"]
+    assert "| sms |" in printed and "| sms_oam_ral_t05 | 0.5 | ral | 2 | 0 |" in printed
