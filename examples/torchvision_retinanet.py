@@ -23,33 +23,6 @@ import numpy as np
 import torch
 
 
-def build_model(width: int, size: int):
-    from torchvision.models import resnet18
-    from torchvision.models.detection import RetinaNet
-    from torchvision.models.detection.anchor_utils import AnchorGenerator
-    from torchvision.models.detection.backbone_utils import BackboneWithFPN
-    from torchvision.ops.feature_pyramid_network import LastLevelP6P7
-
-    from hambox_torch.integrations.torchvision import paper_anchor_kwargs
-
-    backbone = BackboneWithFPN(
-        resnet18(weights=None),
-        return_layers={"layer2": "0", "layer3": "1", "layer4": "2"},
-        in_channels_list=[128, 256, 512],
-        out_channels=width,
-        extra_blocks=LastLevelP6P7(width, width),
-    )
-    return RetinaNet(
-        backbone,
-        num_classes=2,  # background + face, as torchvision counts them
-        min_size=size,
-        max_size=size,
-        anchor_generator=AnchorGenerator(**paper_anchor_kwargs()),
-        detections_per_img=300,
-        score_thresh=0.01,
-    )
-
-
 def to_torchvision(batch):
     """A hambox Batch as torchvision's lists of images and target dicts (faces labelled 1)."""
     images, targets = [], []
@@ -107,14 +80,24 @@ def main(argv=None) -> int:
     from hambox_torch import HAMBoxMatcher
     from hambox_torch.data import WiderFaceDataset, build_train_loader, train_transforms
     from hambox_torch.data.embedded import ensure_embedded
-    from hambox_torch.integrations.torchvision import hambox_statistics, use_hambox
+    from hambox_torch.integrations.torchvision import (
+        build_retinanet,
+        hambox_statistics,
+        use_hambox,
+    )
 
     torch.manual_seed(args.seed)
     root = ensure_embedded()
     dataset = WiderFaceDataset(root, "train", transform=train_transforms(args.size), seed=args.seed)
     loader = build_train_loader(dataset, args.batch_size, workers=0, seed=args.seed)
     matcher = HAMBoxMatcher(top_k=args.top_k, online_iou_thr=args.online_iou_thr)
-    model = use_hambox(build_model(args.width, args.size), matcher=matcher, loss=args.loss)
+    model = build_retinanet(
+        image_size=args.size,
+        fpn_channels=args.width,
+        detections_per_img=300,
+        score_thresh=0.01,
+    )
+    model = use_hambox(model, matcher=matcher, loss=args.loss)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     print(f"torchvision RetinaNet (ResNet-18 FPN-{args.width}) + hambox {matcher!r}, "
           f"loss {args.loss}, {args.steps} steps of {args.batch_size} x {args.size}^2")  # fmt: skip

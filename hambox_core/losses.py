@@ -496,8 +496,13 @@ class _Loss:
         self.alpha, self.gamma = check_focal_parameters(alpha, gamma)
         self.beta = check_non_negative(beta, "beta")
 
+    def hyper_parameters(self) -> dict:
+        """The keyword arguments this loss passes to its function."""
+        return {"alpha": self.alpha, "gamma": self.gamma, "beta": self.beta}
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(alpha={self.alpha}, gamma={self.gamma}, beta={self.beta})"
+        args = ", ".join(f"{k}={v}" for k, v in self.hyper_parameters().items())
+        return f"{type(self).__name__}({args})"
 
 
 class RegressionAwareFocalLoss(_Loss):
@@ -513,37 +518,15 @@ class RegressionAwareFocalLoss(_Loss):
     (0.173287, 0.0)
     """
 
-    def __call__(
-        self, cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None
-    ):
-        return regression_aware_focal_loss(
-            cls_logits,
-            box_deltas,
-            box_targets,
-            labels,
-            compensated,
-            quality,
-            alpha=self.alpha,
-            gamma=self.gamma,
-            beta=self.beta,
-            classes=classes,
-        )
+    def __call__(self, logits, deltas, targets, labels, compensated, quality, *, classes=None):
+        matched = (logits, deltas, targets, labels, compensated, quality)
+        return regression_aware_focal_loss(*matched, classes=classes, **self.hyper_parameters())
 
 
 class StandardFocalLoss(_Loss):
     """:func:`standard_focal_loss` with the loss contract of :class:`RegressionAwareFocalLoss`
     (``compensated`` and ``quality`` are accepted and unused: every positive counts alike)."""
 
-    def __call__(
-        self, cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None
-    ):
-        return standard_focal_loss(
-            cls_logits,
-            box_deltas,
-            box_targets,
-            labels,
-            alpha=self.alpha,
-            gamma=self.gamma,
-            beta=self.beta,
-            classes=classes,
-        )
+    def __call__(self, logits, deltas, targets, labels, compensated, quality, *, classes=None):
+        matched = (logits, deltas, targets, labels)
+        return standard_focal_loss(*matched, classes=classes, **self.hyper_parameters())

@@ -285,11 +285,18 @@ class _Loss:
             raise ValueError(f"global_normalize must be a bool, got {global_normalize!r}")
         self.global_normalize = global_normalize
 
+    def hyper_parameters(self) -> dict:
+        """The keyword arguments this loss passes to its function."""
+        return {
+            "alpha": self.alpha,
+            "gamma": self.gamma,
+            "beta": self.beta,
+            "global_normalize": self.global_normalize,
+        }
+
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(alpha={self.alpha}, gamma={self.gamma}, beta={self.beta}, "
-            f"global_normalize={self.global_normalize})"
-        )
+        args = ", ".join(f"{k}={v}" for k, v in self.hyper_parameters().items())
+        return f"{type(self).__name__}({args})"
 
 
 class RegressionAwareFocalLoss(_Loss):
@@ -317,22 +324,9 @@ class RegressionAwareFocalLoss(_Loss):
     (0.1733, 0.0)
     """
 
-    def __call__(
-        self, cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None
-    ):
-        return regression_aware_focal_loss(
-            cls_logits,
-            box_deltas,
-            box_targets,
-            labels,
-            compensated,
-            quality,
-            alpha=self.alpha,
-            gamma=self.gamma,
-            beta=self.beta,
-            global_normalize=self.global_normalize,
-            classes=classes,
-        )
+    def __call__(self, logits, deltas, targets, labels, compensated, quality, *, classes=None):
+        matched = (logits, deltas, targets, labels, compensated, quality)
+        return regression_aware_focal_loss(*matched, classes=classes, **self.hyper_parameters())
 
 
 class StandardFocalLoss(_Loss):
@@ -350,17 +344,6 @@ class StandardFocalLoss(_Loss):
     0.1733
     """
 
-    def __call__(
-        self, cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None
-    ):
-        return standard_focal_loss(
-            cls_logits,
-            box_deltas,
-            box_targets,
-            labels,
-            alpha=self.alpha,
-            gamma=self.gamma,
-            beta=self.beta,
-            global_normalize=self.global_normalize,
-            classes=classes,
-        )
+    def __call__(self, logits, deltas, targets, labels, compensated, quality, *, classes=None):
+        matched = (logits, deltas, targets, labels)
+        return standard_focal_loss(*matched, classes=classes, **self.hyper_parameters())

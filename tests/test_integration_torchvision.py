@@ -11,40 +11,21 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from torchvision.models import resnet18  # noqa: E402
-from torchvision.models.detection import RetinaNet  # noqa: E402
-from torchvision.models.detection.anchor_utils import AnchorGenerator  # noqa: E402
-from torchvision.models.detection.backbone_utils import BackboneWithFPN  # noqa: E402
-from torchvision.ops.feature_pyramid_network import LastLevelP6P7  # noqa: E402
 
 import hambox_core  # noqa: E402
 from hambox_torch import HAMBoxMatcher  # noqa: E402
 from hambox_torch.integrations.torchvision import (  # noqa: E402
+    build_retinanet,
     hambox_statistics,
-    paper_anchor_kwargs,
     use_hambox,
 )
 
 SIZE = 256
 
 
-def retinanet(seed: int = 0, width: int = 64) -> RetinaNet:
-    """ResNet-18 FPN (P3-P7, ``width`` channels: narrower than torchvision's 256, for CPU time)."""
+def retinanet(seed: int = 0):
     torch.manual_seed(seed)
-    backbone = BackboneWithFPN(
-        resnet18(weights=None),
-        return_layers={"layer2": "0", "layer3": "1", "layer4": "2"},
-        in_channels_list=[128, 256, 512],
-        out_channels=width,
-        extra_blocks=LastLevelP6P7(width, width),
-    )
-    return RetinaNet(
-        backbone,
-        num_classes=2,
-        min_size=SIZE,
-        max_size=SIZE,
-        anchor_generator=AnchorGenerator(**paper_anchor_kwargs()),
-    )
+    return build_retinanet(image_size=SIZE, fpn_channels=64)
 
 
 def synthetic_batch(seed: int = 0, n: int = 2):
@@ -106,9 +87,10 @@ def test_retinanet_trains_with_hambox_and_still_detects():
 
     # The adapter's labels are the matcher's own answer on the model's anchors.
     sup = model.hambox_last
-    anchors = model.anchor_generator(
-        model.transform(images, targets)[0], model.backbone(model.transform(images)[0].tensors)
-    )[0]
+    with torch.no_grad():
+        image_list, _ = model.transform(images, targets)
+        features = list(model.backbone(image_list.tensors).values())
+        anchors = model.anchor_generator(image_list, features)[0]
     core = hambox_core.HAMBoxMatcher(top_k=6, online_iou_thr=0.2)
     for b, t in enumerate(targets):
         want = core(anchors.numpy(), t["boxes"].numpy(), pred_boxes=sup.pred_boxes[b].numpy())

@@ -48,7 +48,7 @@ from hambox_torch.losses import RegressionAwareFocalLoss, StandardFocalLoss
 from hambox_torch.matching import HAMBoxMatcher
 from hambox_torch.pipeline.supervision import BatchMatcher, supervise
 
-__all__ = ["hambox_statistics", "paper_anchor_kwargs", "use_hambox"]
+__all__ = ["build_retinanet", "hambox_statistics", "paper_anchor_kwargs", "use_hambox"]
 
 _LOSSES = {"ral": RegressionAwareFocalLoss, "focal": StandardFocalLoss}
 
@@ -67,6 +67,51 @@ def paper_anchor_kwargs(strides=(8, 16, 32, 64, 128), scale: float = 0.68) -> di
     """
     sizes = tuple((round(scale * 4 * s, 6),) for s in strides)
     return {"sizes": sizes, "aspect_ratios": ((1.0,),) * len(sizes)}
+
+
+def build_retinanet(
+    num_classes: int = 2, *, image_size: int = 640, fpn_channels: int = 256, **kwargs
+):
+    """A torchvision ``RetinaNet`` on a ResNet-18 FPN (P3-P7) with the paper's anchors, random
+    weights: the small face detector the examples and tests train through :func:`use_hambox`.
+
+    Parameters
+    ----------
+    num_classes : int, default 2
+        torchvision's count, background included (faces are label 1).
+    image_size : int, default 640
+        ``min_size`` and ``max_size`` of the model's resizing transform.
+    fpn_channels : int, default 256
+        Width of the FPN and heads (torchvision's RetinaNet uses 256; 64 trains on a CPU).
+    **kwargs
+        Passed to ``RetinaNet`` (e.g. ``score_thresh``, ``detections_per_img``).
+
+    Returns
+    -------
+    torchvision.models.detection.RetinaNet
+        Not yet patched: call :func:`use_hambox` on it.
+    """
+    from torchvision.models import resnet18
+    from torchvision.models.detection import RetinaNet
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+
+    backbone = BackboneWithFPN(
+        resnet18(weights=None),
+        return_layers={"layer2": "0", "layer3": "1", "layer4": "2"},
+        in_channels_list=[128, 256, 512],
+        out_channels=fpn_channels,
+        extra_blocks=LastLevelP6P7(fpn_channels, fpn_channels),
+    )
+    return RetinaNet(
+        backbone,
+        num_classes=num_classes,
+        min_size=image_size,
+        max_size=image_size,
+        anchor_generator=AnchorGenerator(**paper_anchor_kwargs()),
+        **kwargs,
+    )
 
 
 def _box_coder(variances):
