@@ -14,8 +14,8 @@ the whole file name (``x.jpg.txt`` and ``x.png.txt``, whose name lines read ``x.
 are unique, keeps the official ``<event>/<stem>.txt`` layout. ``<out>/protocol.json`` records
 the protocol, the detection settings and the checkpoint. A folder that already holds another
 run's results (a ``protocol.json`` or prediction ``.txt`` files) is refused unless
-``--overwrite``, which deletes them first (``protocol.json``, the ``.txt`` files in its event
-folders and the ``*.boxes.jpg`` drawings), so the folder never mixes two runs.
+``--overwrite``, which deletes them first (``protocol.json``, the prediction ``.txt`` files in
+its event folders and the ``*.boxes.jpg`` drawings), so the folder never mixes two runs.
 
 Memory. At its original size (``--protocol single``) an image needs memory in proportion to
 its pixels (a 6000 x 4000 photo about 4.8 GB with the ResNet-50 recipe); one with more than
