@@ -266,7 +266,10 @@ def test_out_refuses_another_runs_results_unless_overwrite(tiny, tmp_path, capsy
     assert "already holds the results of another run" in err[0] and "--overwrite" in err[0]
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # untouched
     (out / "notes.md").write_text("mine")
+    (out / "first" / "todo.txt").write_text("not a prediction file\nkeep me\n")
     assert _detect(ckpt, second, "--out", str(out), "--overwrite") == 0
+    assert (out / "first" / "todo.txt").read_text().endswith("keep me\n")  # not a run's file
+    (out / "first" / "todo.txt").unlink()
     preds = wider_eval.read_predictions(out)
     assert set(preds) == {("second", p.stem) for p in src[2:]}  # only the second run's files
     assert not list(out.rglob("*.boxes.jpg")) and (out / "notes.md").read_text() == "mine"

@@ -61,10 +61,22 @@ def wider_rows(boxes, scores) -> np.ndarray:
     return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2], s[:, None]], axis=1)
 
 
+def _is_prediction_file(path: Path) -> bool:
+    """Whether ``path`` starts as a WIDER FACE prediction file: a name line, a count line."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            f.readline(4096)
+            count = f.readline(64).strip()
+    except OSError:
+        return False
+    return count.isascii() and count.isdigit()
+
+
 def prediction_folder_files(out_dir, also: Sequence[str] = ()) -> list[Path]:
-    """The results of a run in ``out_dir``: its ``protocol.json``, the ``.txt`` files of its
-    event folders (any depth below ``out_dir``), and files matching the glob patterns ``also``
-    (e.g. ``"*.boxes.jpg"``), sorted; ``[]`` for a missing folder.
+    """The results of a run in ``out_dir``: its ``protocol.json``, the prediction files of its
+    event folders (``.txt`` files at any depth below ``out_dir`` that start with a name line and
+    a count line), and files matching the glob patterns ``also`` (e.g. ``"*.boxes.jpg"``),
+    sorted; ``[]`` for a missing folder.
 
     Examples
     --------
@@ -77,7 +89,7 @@ def prediction_folder_files(out_dir, also: Sequence[str] = ()) -> list[Path]:
     out = Path(out_dir)
     if not out.is_dir():
         return []
-    found = {p for p in out.rglob("*.txt") if p.parent != out and p.is_file()}
+    found = {p for p in out.rglob("*.txt") if p.parent != out and _is_prediction_file(p)}
     for pattern in also:
         found.update(p for p in out.rglob(pattern) if p.is_file())
     if (out / PROTOCOL_FILE).is_file():
