@@ -4,8 +4,10 @@ Build (what ``make docs`` and ``make test`` run)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Nothing here needs the network: no intersphinx, and every figure is drawn at build time from
-this project's own code (see ``_ext/hambox_docs.py``). Generated files go to ``_generated/``
+Nothing here needs the network, neither to build nor to read the pages: no intersphinx,
+MathJax from the ``sphinx-mathjax-offline`` package (copied next to the pages), and every
+figure drawn at build time from this project's own code and committed numbers (see
+``_ext/hambox_docs.py``, ``scripts/`` and ``data/``). Generated files go to ``_generated/``
 and ``api/_generated/``, both git-ignored.
 """
 
@@ -33,6 +35,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 shipped by a package (copied into _static/mathjax): equations render with no
+    # network; sphinx.ext.mathjax alone loads MathJax from a CDN.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "hambox_docs",  # docs/_ext: re-export aliases and the build-time figures
 ]
@@ -76,7 +81,9 @@ numpydoc_validation_checks: set[str] = set()
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"hambox {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["hambox.css"]  # code blocks scroll or wrap instead of being cut off
+mathjax_path = "mathjax/tex-chtml.js"  # relative to _static: the copy sphinx-mathjax-offline ships
 html_show_sourcelink = False
 html_theme_options = {
     "navigation_with_keys": False,

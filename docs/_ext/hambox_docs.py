@@ -8,7 +8,11 @@ Two jobs:
    resolved here to that page instead of being left dangling.
 2. **Figures.** On ``builder-inited`` every ``docs/scripts/fig_*.py`` is run in-process and
    writes its PNG into ``docs/_generated/`` (git-ignored), so each build draws the figures from
-   the code as it is now.
+   the code as it is now. No image is committed. What cannot be computed within a docs build
+   (a trained detector's detections, PR curves and Fig. 2; Fig. 1 on the official WIDER FACE
+   ``.mat`` files, which are not in the repository) is committed as numbers in
+   ``docs/data/*.json``, each file naming the command that measured it
+   (``docs/scripts/make_demo_data.py`` for the demo detector's).
 """
 
 from __future__ import annotations

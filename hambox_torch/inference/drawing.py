@@ -201,7 +201,7 @@ def draw_detections(
             draw.rectangle(list(rect), fill=DETECTION_COLOUR)
             draw.text((x0 + 1.5, top + 1), text, fill=_WHITE, font=label_font, anchor="lt")
 
-    font = _font(13)
+    font = _font(16)
     legend = []
     if gt is not None:
         legend.append((GROUND_TRUTH_COLOUR, f"ground truth ({gt.shape[0]})"))
@@ -210,12 +210,16 @@ def draw_detections(
             (DETECTION_COLOUR, f"detections, score >= {score_thr:.2f} ({kept.size}), score on box")
         )
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    line_h = _text_size(measure, "Ag", font)[1] + 6
-    widths = [_text_size(measure, t, font)[0] + 22 for _, t in legend]
+    line_h = _text_size(measure, "Ag", font)[1] + 7
+    widths = [_text_size(measure, t, font)[0] + 24 for _, t in legend]
+    # The legend on one line when it fits the image's width, else one entry per line.
+    one_line = sum(widths) + 12 * len(widths) <= w
+    legend_lines = 1 if one_line else len(legend)
     title_lines = [] if not title else str(title).splitlines()
     title_w = max((_text_size(measure, t, font)[0] for t in title_lines), default=0)
-    band_w = max(w, title_w + 12, sum(widths) + 12 * len(widths))
-    band_h = 6 + line_h * (len(title_lines) + 1)
+    legend_w = sum(widths) + 12 * len(widths) if one_line else max(widths, default=0) + 12
+    band_w = max(w, title_w + 12, legend_w)
+    band_h = 6 + line_h * (len(title_lines) + legend_lines)
     out = Image.new("RGB", (band_w, band_h + h), _WHITE)
     out.paste(picture, (0, band_h))
     draw = ImageDraw.Draw(out)
@@ -225,9 +229,12 @@ def draw_detections(
         y += line_h
     x = 6
     for (colour, text), width in zip(legend, widths, strict=True):
-        draw.rectangle([x, y + 1, x + 14, y + line_h - 7], outline=colour, width=2)
-        draw.text((x + 20, y), text, fill=_TEXT, font=font, anchor="lt")
-        x += width + 12
+        draw.rectangle([x, y + 2, x + 16, y + line_h - 7], outline=colour, width=2)
+        draw.text((x + 22, y), text, fill=_TEXT, font=font, anchor="lt")
+        if one_line:
+            x += width + 12
+        else:
+            y += line_h
     return out
 
 
@@ -269,7 +276,7 @@ def picture_grid(pictures, *, columns: int = 3, title: str | None = None):
     rows = -(-len(pictures) // cols)
     cell_w = max(p.width for p in pictures)
     cell_h = max(p.height for p in pictures)
-    font = _font(15)
+    font = _font(18)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     title_lines = [] if not title else str(title).splitlines()
     line_h = _text_size(measure, "Ag", font)[1] + 7
