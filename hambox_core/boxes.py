@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .validation import as_boxes, check_image_hw, check_variances
+from .validation import as_boxes, check_image_hw, check_variances, empty_box_error
 
 __all__ = [
     "BBOX_XFORM_CLIP",
@@ -190,8 +190,7 @@ def encode(anchors, gt_boxes, variances=DEFAULT_VARIANCES) -> np.ndarray:
     for name, w, h in (("anchors", aw, ah), ("gt_boxes", gw, gh)):
         bad = (w <= 0) | (h <= 0)
         if bad.any():
-            row = int(np.nonzero(bad)[0][0])
-            raise ValueError(f"{name} row {row} has zero width or height; it cannot be encoded")
+            raise empty_box_error(name, int(np.nonzero(bad)[0][0]))
     out = np.empty_like(a)
     out[:, 0] = (gcx - acx) / aw / v[0]
     out[:, 1] = (gcy - acy) / ah / v[1]

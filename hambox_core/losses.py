@@ -55,6 +55,10 @@ from .validation import (
     check_finite,
     check_focal_parameters,
     check_non_negative,
+    class_index_error,
+    compensated_error,
+    outside_unit,
+    range_error,
 )
 
 __all__ = [
@@ -164,10 +168,7 @@ def _validate_batch(cls_logits, box_deltas, box_targets, labels, classes=None):
         bad = pos & ((cls < 0) | (cls >= logits.shape[1]))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"classes of positive anchors must lie in [0, {logits.shape[1]}); "
-                f"classes[{i}] is {int(cls[i])}"
-            )
+            raise class_index_error(i, int(cls[i]), logits.shape[1])
         return logits, deltas, targets, lab, cls.astype(np.int64)
     if classes is not None:
         as_int_vector(classes, "classes", n, "cls_logits")
@@ -231,10 +232,10 @@ def sigmoid_focal_loss(logits, targets, *, alpha: float = 0.25, gamma: float = 2
     x = as_real_vector(logits, "logits")
     t = as_real_vector(targets, "targets", x.shape[0], "logits")
     check_finite(x, "logits")
-    bad = ~((t >= 0.0) & (t <= 1.0))
+    bad = outside_unit(t)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"targets must lie in [0, 1]; targets[{i}] is {float(t[i])!r}")
+        raise range_error("targets", i, float(t[i]))
     return _focal(x, t, a, g)
 
 
@@ -401,19 +402,13 @@ def regression_aware_focal_loss(
     psi = as_bool_mask(compensated, n, "compensated", "cls_logits")
     if (psi & (lab != 1)).any():
         i = int(np.flatnonzero(psi & (lab != 1))[0])
-        raise ValueError(
-            f"compensated must be a subset of the positives (labels == 1); anchor {i} is "
-            f"compensated but has label {int(lab[i])}"
-        )
+        raise compensated_error(i, int(lab[i]))
     q = as_real_vector(quality, "quality", n, "cls_logits")
     w = q[psi]
-    bad = ~((w >= 0.0) & (w <= 1.0))
+    bad = outside_unit(w)
     if bad.any():
         i = int(np.flatnonzero(psi)[np.flatnonzero(bad)[0]])
-        raise ValueError(
-            f"quality of a compensated anchor must be finite and lie in [0, 1]; "
-            f"quality[{i}] is {float(q[i])!r}"
-        )
+        raise range_error("quality", i, float(q[i]), " of a compensated anchor")
     return _combined(logits, deltas, targets, lab, psi, w, a, g, b, cls)
 
 

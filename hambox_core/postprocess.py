@@ -40,6 +40,7 @@ from .validation import (
     check_length,
     check_non_negative,
     check_variances,
+    decode_overflow_error,
 )
 
 __all__ = ["batched_nms", "nms", "postprocess_detections"]
@@ -394,7 +395,7 @@ def postprocess_detections(
     with np.errstate(over="ignore", invalid="ignore"):  # reported below, by name
         boxes = decode(anc[cand], deltas[cand], variances)
     if not np.isfinite(boxes).all():
-        raise ValueError("box_deltas decode to non-finite boxes; the deltas are too large")
+        raise decode_overflow_error()
     if hw is not None:
         boxes = clip_boxes(boxes, hw)
     cand_scores = scores[cand]

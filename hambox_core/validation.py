@@ -2,10 +2,24 @@
 
 Every public entry point of :mod:`hambox_core` converts its inputs here, so that bad input
 raises a :class:`ValueError` that names the offending argument instead of failing deep inside
-a numba kernel; :mod:`hambox_torch` applies the same scalar rules (thresholds, counts, focal
-parameters, image sizes) through the same functions, so the two backends accept and reject the
-same values with the same messages. Nothing here modifies its input: arrays that need a new
-dtype or layout are copied.
+a numba kernel; :mod:`hambox_torch` applies the same rules through the same functions, so the
+two backends accept and reject the same values with the same messages:
+
+* scalar rules (thresholds, counts, focal parameters, image sizes) are plain functions of
+  Python numbers, called by both backends;
+* value rules of arrays (valid boxes, finite numbers, labels, 0/1 masks, fractions) are
+  written once with array operators only (:func:`invalid_box_rows`, :func:`not_finite`,
+  :func:`not_label`, :func:`not_binary`, :func:`outside_unit`), so that the same expression
+  runs on numpy arrays here and on torch tensors, on their device, in
+  :mod:`hambox_torch.validation`; for numpy boxes, :func:`first_invalid_box` is the numba fast
+  path of :func:`invalid_box_rows` (a property test checks that they agree);
+* the messages of the value rules are built by one function each (:func:`box_error`,
+  :func:`number_error`, :func:`label_error`, :func:`binary_error`, :func:`range_error`) from
+  the first bad index and its values, whichever backend found it.
+
+Nothing here modifies its input: arrays that need a new dtype or layout are copied, and so are
+read-only arrays handed to the numba kernels (a read-only array is another type to numba and
+would compile every kernel it reaches a second time).
 """
 
 from __future__ import annotations
@@ -27,7 +41,10 @@ __all__ = [
     "as_real_array",
     "as_real_rows",
     "as_real_vector",
+    "binary_error",
     "box_array",
+    "box_error",
+    "check_bool",
     "check_boxes",
     "check_choice",
     "check_class_logits",
@@ -44,8 +61,21 @@ __all__ = [
     "check_real",
     "check_threshold",
     "check_variances",
+    "class_index_error",
+    "compensated_error",
+    "decode_overflow_error",
+    "empty_box_error",
+    "first_index",
     "first_invalid_box",
+    "invalid_box_rows",
+    "label_error",
+    "not_binary",
+    "not_finite",
+    "not_label",
+    "number_error",
+    "outside_unit",
     "raise_invalid_box",
+    "range_error",
     "valid_box",
 ]
 
@@ -130,7 +160,8 @@ def box_array(value, name: str) -> np.ndarray:
     Returns
     -------
     ndarray of shape (N, 4), float32
-        The input itself when it already has that dtype and layout, otherwise a copy.
+        The input itself when it already has that dtype and layout and is writable, otherwise
+        a copy.
 
     Raises
     ------
@@ -142,7 +173,8 @@ def box_array(value, name: str) -> np.ndarray:
         arr = arr.reshape(0, 4)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4), got {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    out = np.ascontiguousarray(arr, dtype=np.float32)
+    return out if out.flags.writeable else out.copy()
 
 
 def raise_invalid_box(boxes: np.ndarray, row: int, name: str, original=None) -> None:
@@ -151,9 +183,33 @@ def raise_invalid_box(boxes: np.ndarray, row: int, name: str, original=None) -> 
     ``original`` (the caller's array before conversion to float32) is quoted when given.
     """
     shown = boxes[row] if original is None else np.asarray(original)[row]
-    if not np.isfinite(boxes[row]).all():
-        raise ValueError(f"{name} has a NaN or infinite coordinate in row {row}: {shown}")
-    raise ValueError(f"{name} must satisfy x1 >= x0 and y1 >= y0; row {row} is {shown}")
+    raise box_error(name, f"row {row}", boxes[row], shown)
+
+
+def box_error(name: str, where: str, coords, shown=None) -> ValueError:
+    """The error describing an invalid box (both backends' message).
+
+    Parameters
+    ----------
+    name : str
+        The argument.
+    where : str
+        Which box, e.g. ``"row 3"`` or ``"row 3 of image 0"``.
+    coords : sequence of 4 numbers
+        Its coordinates as checked (float32 values: beyond float32's range is infinite).
+    shown : optional
+        What to quote (default ``coords``), e.g. the caller's values before conversion.
+
+    Examples
+    --------
+    >>> box_error("gt_boxes", "row 1", [0, 0, float("nan"), 1])
+    ValueError('gt_boxes has a NaN or infinite coordinate in row 1: [ 0.  0. nan  1.]')
+    """
+    values = np.asarray([float(v) for v in coords], dtype=np.float64)
+    shown = values if shown is None else np.asarray(shown)
+    if not (np.abs(values) <= F32_MAX).all():
+        return ValueError(f"{name} has a NaN or infinite coordinate in {where}: {shown}")
+    return ValueError(f"{name} must satisfy x1 >= x0 and y1 >= y0; {where} is {shown}")
 
 
 def check_boxes(boxes: np.ndarray, name: str, *, rows=None, allow_inverted=False, original=None):
@@ -197,12 +253,16 @@ def as_boxes(value, name: str, *, allow_inverted: bool = False) -> np.ndarray:
     return out
 
 
+def _number(value, name: str, what: str) -> float:
+    """``value`` as a float if it is a real number (not a bool, a string or an array)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return float(value)
+
+
 def check_fraction(value, name: str) -> float:
-    """Return ``value`` as a float, raising ``ValueError`` unless it lies in [0, 1]."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}") from None
+    """Return ``value`` as a float, raising ``ValueError`` unless it is a number in [0, 1]."""
+    out = _number(value, name, "a number in [0, 1]")
     if not 0.0 <= out <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
     return out
@@ -214,12 +274,7 @@ def check_threshold(value, name: str) -> float:
     For thresholds that a quantity in [0, 1] must reach (``>=``): 0 would accept everything,
     and NaN or infinity nothing sensible.
     """
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}") from None
+    out = _number(value, name, "a number in (0, 1]")
     if not 0.0 < out <= 1.0:
         raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
     return out
@@ -377,13 +432,14 @@ def check_finite(arr: np.ndarray, name: str, rows: np.ndarray | None = None, wha
     """Raise ``ValueError`` naming ``name`` and the first bad index unless every element (every
     row of a 2-d array; only the rows where the mask ``rows`` is set) is finite. ``what`` is
     appended to the index in the message."""
-    finite = np.isfinite(arr)
-    if finite.ndim == 2:
-        finite = finite.all(axis=1)
-    bad = ~finite if rows is None else (~finite & rows)
+    bad = not_finite(arr)
+    if bad.ndim == 2:
+        bad = bad.any(axis=1)
+    if rows is not None:
+        bad = bad & rows
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} has a NaN or infinite value at index {i}{what}: {arr[i]}")
+        raise number_error(name, i, arr[i], what)
 
 
 def as_labels(value, n: int, name: str = "labels", n_from: str = "cls_logits") -> np.ndarray:
@@ -393,10 +449,10 @@ def as_labels(value, n: int, name: str = "labels", n_from: str = "cls_logits") -
         raise ValueError(
             f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
         )
-    bad = (arr != -1) & (arr != 0) & (arr != 1)
+    bad = not_label(arr)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must be -1, 0 or 1; {name}[{i}] is {arr[i].item()!r}")
+        raise label_error(name, i, arr[i].item())
     return arr.astype(np.int8)
 
 
@@ -411,10 +467,10 @@ def as_bool_mask(value, n: int, name: str, n_from: str) -> np.ndarray:
             np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
         ):
             raise ValueError(f"{name} must be boolean, got dtype {arr.dtype}")
-        bad = (arr != 0) & (arr != 1)
+        bad = not_binary(arr)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name} must be boolean (0 or 1); {name}[{i}] is {arr[i].item()!r}")
+            raise binary_error(name, i, arr[i].item())
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(
             f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
@@ -422,14 +478,131 @@ def as_bool_mask(value, n: int, name: str, n_from: str) -> np.ndarray:
     return arr.astype(bool)
 
 
+# --- value rules for any array type (numpy arrays here, torch tensors in hambox_torch) ----------
+#
+# Written with array operators and ``.all`` / ``.any`` over the last axis only, which numpy
+# arrays and torch tensors share, so that each rule has one definition for both backends.
+
+#: float32's largest finite value as a Python float (compares alike with float32 and float64).
+_F32_MAX_FLOAT = float(np.finfo(np.float32).max)
+
+
+def invalid_box_rows(boxes, allow_inverted: bool = False):
+    """Boolean mask of the rows of a ``(..., 4)`` array that are not valid boxes.
+
+    A row is invalid if a coordinate is NaN, infinite or beyond float32's range (what
+    conversion to float32 makes infinite), or, unless ``allow_inverted``, if ``x1 < x0`` or
+    ``y1 < y0``. The rule of :func:`as_boxes`; for numpy arrays :func:`first_invalid_box` is
+    its fast path.
+
+    Parameters
+    ----------
+    boxes : ndarray or torch.Tensor of shape (..., 4), float32 or float64
+    allow_inverted : bool, default False
+
+    Returns
+    -------
+    bool array of shape (...,), of the input's type
+
+    Examples
+    --------
+    >>> invalid_box_rows(np.array([[0, 0, 1, 1], [0, 0, -1, 1], [0, np.nan, 1, 1]]))
+    array([False,  True,  True])
+    """
+    bad = ~(abs(boxes) <= _F32_MAX_FLOAT).all(-1)  # NaN fails every comparison
+    if not allow_inverted:
+        bad = bad | (boxes[..., 2] < boxes[..., 0]) | (boxes[..., 3] < boxes[..., 1])
+    return bad
+
+
+def not_finite(values):
+    """Boolean mask of the NaN and infinite elements of a numeric array or tensor."""
+    return ~(abs(values) < math.inf)
+
+
+def not_label(labels):
+    """Boolean mask of the anchor labels that are not -1, 0 or 1 (NaN included)."""
+    return (labels != -1) & (labels != 0) & (labels != 1)
+
+
+def not_binary(values):
+    """Boolean mask of the elements of a numeric mask that are neither 0 nor 1."""
+    return (values != 0) & (values != 1)
+
+
+def outside_unit(values):
+    """Boolean mask of the elements outside [0, 1] (NaN included)."""
+    return ~((values >= 0) & (values <= 1))
+
+
+def first_index(mask) -> tuple[int, ...] | None:
+    """Index (a tuple) of the first True element of a bool array or tensor in C order, or
+    None if there is none.
+
+    >>> first_index(np.array([[False, False], [False, True]]))
+    (1, 1)
+    """
+    if isinstance(mask, np.ndarray):
+        hits = np.argwhere(mask)
+        return tuple(int(v) for v in hits[0]) if hits.shape[0] else None
+    hits = mask.nonzero()  # a tensor: (K, ndim), in C order
+    return tuple(int(v) for v in hits[0].tolist()) if hits.shape[0] else None
+
+
+def number_error(name: str, index, value, what: str = "") -> ValueError:
+    """The error of a NaN or infinite value of ``name`` at ``index`` (``what`` is appended to
+    the index)."""
+    return ValueError(f"{name} has a NaN or infinite value at index {index}{what}: {value}")
+
+
+def label_error(name: str, index, value) -> ValueError:
+    """The error of an anchor label that is not -1, 0 or 1."""
+    return ValueError(f"{name} must be -1, 0 or 1; {name}[{index}] is {value!r}")
+
+
+def binary_error(name: str, index, value) -> ValueError:
+    """The error of a mask element that is neither 0 nor 1."""
+    return ValueError(f"{name} must be boolean (0 or 1); {name}[{index}] is {value!r}")
+
+
+def range_error(name: str, index, value, what: str = "") -> ValueError:
+    """The error of a value outside [0, 1] (or NaN); ``what`` qualifies the name."""
+    return ValueError(
+        f"{name}{what} must be finite and lie in [0, 1]; {name}[{index}] is {value!r}"
+    )
+
+
+def empty_box_error(name: str, row) -> ValueError:
+    """:func:`~hambox_core.boxes.encode`'s error of a box of zero width or height."""
+    return ValueError(f"{name} row {row} has zero width or height; it cannot be encoded")
+
+
+def decode_overflow_error(name: str = "box_deltas") -> ValueError:
+    """Post-processing's error for deltas that decode to infinite boxes."""
+    return ValueError(f"{name} decode to non-finite boxes; the deltas are too large")
+
+
+def compensated_error(index, label) -> ValueError:
+    """The losses' error of a compensated anchor that is not a positive."""
+    return ValueError(
+        f"compensated must be a subset of the positives (labels == 1); anchor {index} is "
+        f"compensated but has label {label}"
+    )
+
+
+def class_index_error(index, value, num_classes: int) -> ValueError:
+    """The losses' error of a positive anchor's class outside ``[0, num_classes)``."""
+    return ValueError(
+        f"classes of positive anchors must lie in [0, {num_classes}); classes[{index}] is {value}"
+    )
+
+
 # --- scalars --------------------------------------------------------------------------------------
 
 
 def check_real(value, name: str) -> float:
     """``value`` as a finite Python float (bools and non-numbers are rejected)."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    out = float(value)
+    out = _number(value, name, "a real number")
     if not math.isfinite(out):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return out
@@ -450,6 +623,13 @@ def check_focal_parameters(alpha, gamma) -> tuple[float, float]:
     if a > 1.0:
         raise ValueError(f"alpha must lie in [0, 1] (or be negative to disable it), got {alpha!r}")
     return a, check_non_negative(gamma, "gamma")
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` as a bool, raising ``ValueError`` unless it is one (numpy's included)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_count(value, name: str, *, allow_none: bool = False) -> int | None:

@@ -3,7 +3,13 @@
 Same conventions as the core: ``(x0, y0, x1, y1)`` boxes, area ``(x1 - x0) * (y1 - y0)``, float32
 arithmetic in the same order, so both backends agree to the last bit (IoU) or within a rounding
 step (``log`` / ``exp`` in :func:`encode` / :func:`decode`). Every function accepts leading
-batch dimensions and works on any device; nothing leaves the device.
+batch dimensions and works on any device.
+
+Inputs are checked with the core's rules and messages (:mod:`hambox_torch.validation`): a
+tensor of a floating dtype shaped ``(..., 4)``, on one device, whose boxes are finite with
+``x1 >= x0`` and ``y1 >= y0`` (:func:`decode`'s deltas: finite), and :func:`encode`'s boxes of
+positive width and height. The value checks cost one device synchronisation per call;
+``check=False`` skips them for inputs already checked (the matchers' inner loops do).
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ import math
 import torch
 
 from hambox_core.boxes import BBOX_XFORM_CLIP, DEFAULT_VARIANCES
+from hambox_core.validation import empty_box_error
+
+from .validation import ValueChecks, check_floating, same_device, tensor_arg
 
 __all__ = [
     "box_area",
@@ -25,21 +34,37 @@ __all__ = [
 
 
 def check_box_tensor(boxes: torch.Tensor, name: str) -> torch.Tensor:
-    """``boxes`` itself if it is a floating-point ``Tensor[..., 4]``, else ``ValueError`` naming
-    ``name`` (values are not read: that would synchronise with the device)."""
-    if not isinstance(boxes, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(boxes).__name__}")
+    """``boxes`` itself if it is a floating-point ``Tensor[..., 4]``: ``TypeError`` for another
+    type, ``ValueError`` naming ``name`` for another shape or dtype. Values are not read (that
+    would synchronise with the device): :class:`~hambox_torch.validation.ValueChecks` does."""
+    tensor_arg(boxes, name)
     if boxes.ndim < 1 or boxes.shape[-1] != 4:
         raise ValueError(f"{name} must have shape (..., 4), got {tuple(boxes.shape)}")
-    if not boxes.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got {boxes.dtype}")
+    check_floating(boxes, name)
     return boxes
 
 
-def box_area(boxes: torch.Tensor) -> torch.Tensor:
-    """Area of each box: Tensor[..., 4] xyxy → Tensor[...] in the input's dtype."""
-    b = check_box_tensor(boxes, "boxes")
+def _check_values(*named, deltas: str | None = None) -> None:
+    """Boxes (and the deltas named ``deltas``, finite in any order) checked in one read."""
+    checks = ValueChecks()
+    for name, t in named:
+        checks.boxes(t, name, allow_inverted=name == deltas)
+    checks.run()
+
+
+def _area(b: torch.Tensor) -> torch.Tensor:
     return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+
+
+def box_area(boxes: torch.Tensor, *, check: bool = True) -> torch.Tensor:
+    """Area of each box: Tensor[..., 4] xyxy → Tensor[...] in the input's dtype.
+
+    ``check=False`` skips the value check (finite boxes with ``x1 >= x0``, ``y1 >= y0``).
+    """
+    b = check_box_tensor(boxes, "boxes")
+    if check:
+        _check_values(("boxes", b))
+    return _area(b)
 
 
 def _intersection(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -51,7 +76,7 @@ def _intersection(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return iw.clamp(min=0) * ih.clamp(min=0)
 
 
-def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
+def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor, *, check: bool = True) -> torch.Tensor:
     """Pairwise IoU, ``inter / ((area1 + area2) - inter)``; 0 where the union is 0.
 
     Parameters
@@ -59,7 +84,11 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
     boxes1 : Tensor[..., N, 4]
         xyxy boxes, float32.
     boxes2 : Tensor[..., M, 4]
-        xyxy boxes, float32, with leading dimensions broadcastable against ``boxes1``'s.
+        xyxy boxes, float32, with leading dimensions broadcastable against ``boxes1``'s, on
+        ``boxes1``'s device.
+    check : bool, default True
+        Check that the boxes are finite with ``x1 >= x0`` and ``y1 >= y0`` (one device
+        synchronisation); False for boxes already checked.
 
     Returns
     -------
@@ -67,18 +96,27 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
     """
     a = check_box_tensor(boxes1, "boxes1")
     b = check_box_tensor(boxes2, "boxes2")
+    same_device(("boxes1", a), ("boxes2", b))
+    if check:
+        _check_values(("boxes1", a), ("boxes2", b))
     inter = _intersection(a, b)
-    union = (box_area(a).unsqueeze(-1) + box_area(b).unsqueeze(-2)) - inter
+    union = (_area(a).unsqueeze(-1) + _area(b).unsqueeze(-2)) - inter
     # union == 0 only for two empty boxes, where inter == 0 too: 0 / 0 = NaN becomes 0.
     return torch.nan_to_num(inter / union, nan=0.0)
 
 
-def box_ioa(boxes: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
-    """Pairwise intersection over the area of ``boxes`` (0 for empty boxes): Tensor[..., N, M]."""
+def box_ioa(boxes: torch.Tensor, regions: torch.Tensor, *, check: bool = True) -> torch.Tensor:
+    """Pairwise intersection over the area of ``boxes`` (0 for empty boxes): Tensor[..., N, M].
+
+    ``check`` as in :func:`box_iou`.
+    """
     a = check_box_tensor(boxes, "boxes")
     r = check_box_tensor(regions, "regions")
+    same_device(("boxes", a), ("regions", r))
+    if check:
+        _check_values(("boxes", a), ("regions", r))
     inter = _intersection(a, r)
-    area = box_area(a).unsqueeze(-1)
+    area = _area(a).unsqueeze(-1)
     return torch.where(area > 0, inter / torch.where(area > 0, area, 1), 0)
 
 
@@ -101,18 +139,30 @@ def _centre_size(b: torch.Tensor):
     return b[..., 0] + 0.5 * w, b[..., 1] + 0.5 * h, w, h
 
 
-def encode(anchors: torch.Tensor, gt_boxes: torch.Tensor, variances=DEFAULT_VARIANCES):
+def encode(
+    anchors: torch.Tensor, gt_boxes: torch.Tensor, variances=DEFAULT_VARIANCES, *, check=True
+):
     """Regression targets (dx, dy, dw, dh) moving ``anchors`` onto ``gt_boxes``.
 
     Tensor[..., 4] in, Tensor[..., 4] out (shapes broadcast); see
-    :func:`hambox_core.boxes.encode`. Boxes of zero width or height give non-finite targets
-    here (no data-dependent check, which would synchronise with the device).
+    :func:`hambox_core.boxes.encode`. With ``check`` (one device synchronisation), boxes must
+    be finite, ordered and of positive width and height, as in the core; ``check=False``
+    skips that (boxes of zero width or height then give non-finite targets).
     """
     a = check_box_tensor(anchors, "anchors")
     g = check_box_tensor(gt_boxes, "gt_boxes")
+    same_device(("anchors", a), ("gt_boxes", g))
     v = _variances(variances, a)
     acx, acy, aw, ah = _centre_size(a)
     gcx, gcy, gw, gh = _centre_size(g)
+    if check:
+        checks = ValueChecks().boxes(a, "anchors").boxes(g, "gt_boxes")
+        for name, w, h in (("anchors", aw, ah), ("gt_boxes", gw, gh)):
+            checks.custom(
+                (w <= 0) | (h <= 0),
+                lambda i, name=name: empty_box_error(name, i[0] if len(i) == 1 else i),
+            )
+        checks.run()
     return torch.stack(
         [
             (gcx - acx) / aw / v[0],
@@ -124,14 +174,18 @@ def encode(anchors: torch.Tensor, gt_boxes: torch.Tensor, variances=DEFAULT_VARI
     )
 
 
-def decode(anchors: torch.Tensor, deltas: torch.Tensor, variances=DEFAULT_VARIANCES):
+def decode(anchors: torch.Tensor, deltas: torch.Tensor, variances=DEFAULT_VARIANCES, *, check=True):
     """Boxes from anchors and deltas (inverse of :func:`encode`), dw and dh clamped first.
 
     Tensor[..., 4] in, Tensor[..., 4] out (shapes broadcast), in the deltas' dtype; see
-    :func:`hambox_core.boxes.decode`.
+    :func:`hambox_core.boxes.decode`. ``check`` (one device synchronisation): anchors are
+    valid boxes and deltas finite, as in the core.
     """
     a = check_box_tensor(anchors, "anchors")
     d = check_box_tensor(deltas, "deltas")
+    same_device(("anchors", a), ("deltas", d))
+    if check:
+        _check_values(("anchors", a), ("deltas", d), deltas="deltas")
     a = a.to(d.dtype)
     v = _variances(variances, d)
     acx, acy, aw, ah = _centre_size(a)

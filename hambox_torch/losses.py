@@ -2,9 +2,15 @@
 loss of HAMBox (paper Eq. 1 and 2), with the semantics of :mod:`hambox_core.losses`.
 
 Inputs are flat over the whole batch (``N = images x anchors``), already matched and encoded.
-Masks are applied with ``torch.where``, never boolean indexing, so nothing synchronises with
-the device. Logits are promoted to float32 (or kept float64), so float16 logits under autocast
-give finite losses and gradients; the focal loss is stable for any finite logit.
+They are checked with the core's rules and messages before anything is computed (types,
+shapes, dtypes and devices from the metadata; then, in one device synchronisation, finite
+logits, finite box rows of the positives, labels in {-1, 0, 1}, ``compensated`` a 0/1 subset
+of the positives, the compensated anchors' quality and the targets in [0, 1], the positives'
+classes in range); ``check=False`` skips the value checks. Masks are applied with
+``torch.where``, never boolean indexing, so the computation itself never synchronises with the
+device. Logits are promoted to float32 (or kept float64), so float16 logits under autocast
+give finite losses and gradients; the focal loss is stable for any finite logit, and its
+gradients are finite for every ``gamma >= 0``.
 
 Normalisers (:doc:`/guide/loss`): ``N_com = max(1, |psi|)`` and
 ``N_norm = max(1, positives in Omega)``, counted over the batch of this process. With
@@ -18,10 +24,15 @@ import torch
 import torch.nn.functional as F
 
 from hambox_core.validation import (
+    check_bool,
     check_class_logits,
     check_focal_parameters,
     check_non_negative,
+    class_index_error,
+    compensated_error,
 )
+
+from .validation import ValueChecks, check_floating, check_shape, same_device, tensor_arg
 
 __all__ = [
     "RegressionAwareFocalLoss",
@@ -38,7 +49,12 @@ def _float(x: torch.Tensor) -> torch.Tensor:
 
 
 def sigmoid_focal_loss(
-    logits: torch.Tensor, targets: torch.Tensor, *, alpha: float = 0.25, gamma: float = 2.0
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    check: bool = True,
 ) -> torch.Tensor:
     """Per-element sigmoid focal loss (RetinaNet), stable for any finite logit.
 
@@ -54,6 +70,10 @@ def sigmoid_focal_loss(
         Focusing exponent, >= 0. Gradients are finite for every such value, also where a
         logit is so confident that ``1 - p_t`` underflows to 0.
 
+    check : bool, default True
+        Check that the logits are finite and the targets in [0, 1] (one device
+        synchronisation).
+
     Returns
     -------
     Tensor[N]
@@ -61,6 +81,15 @@ def sigmoid_focal_loss(
         signed logit (never ``1 - sigmoid(x)``).
     """
     alpha, gamma = check_focal_parameters(alpha, gamma)
+    _vector(logits, "logits", None, floating=True)
+    _vector(targets, "targets", logits.shape[0])
+    same_device(("logits", logits), ("targets", targets))
+    if check:
+        ValueChecks().finite(logits, "logits").unit(targets, "targets").run()
+    return _focal(logits, targets, alpha, gamma)
+
+
+def _focal(logits, targets, alpha: float, gamma: float) -> torch.Tensor:
     x = _float(logits)
     t = targets.to(x.dtype)
     ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
@@ -79,9 +108,23 @@ def sigmoid_focal_loss(
     return loss
 
 
-def smooth_l1_loss(deltas: torch.Tensor, targets: torch.Tensor, *, beta: float = 1.0 / 9.0):
-    """Smooth-L1 summed over the last axis: Tensor[N, 4] twice in, Tensor[N] out."""
+def smooth_l1_loss(
+    deltas: torch.Tensor, targets: torch.Tensor, *, beta: float = 1.0 / 9.0, check: bool = True
+):
+    """Smooth-L1 summed over the last axis: Tensor[N, 4] twice in, Tensor[N] out.
+
+    ``check`` (one device synchronisation): both are finite, as in the core.
+    """
     beta = check_non_negative(beta, "beta")
+    _rows(deltas, "deltas", None)
+    _rows(targets, "targets", deltas.shape[0])
+    same_device(("deltas", deltas), ("targets", targets))
+    if check:
+        ValueChecks().finite(deltas, "deltas").finite(targets, "targets").run()
+    return _smooth_l1(deltas, targets, beta)
+
+
+def _smooth_l1(deltas, targets, beta: float) -> torch.Tensor:
     d = _float(deltas)
     return F.smooth_l1_loss(d, targets.to(d.dtype), beta=beta, reduction="none").sum(-1)
 
@@ -99,19 +142,84 @@ def _normaliser(count: torch.Tensor, global_normalize: bool) -> torch.Tensor:
     return count.clamp(min=1)
 
 
-def _check(cls_logits, box_deltas, box_targets, labels, *extra, classes=None):
+def _want(n) -> str:
+    return "(N,)" if n is None else f"({n},)"
+
+
+def _vector(t, name: str, n, *, floating: bool = False, integer: bool = False) -> None:
+    """A 1-d tensor of ``n`` elements (any length if None) of a real dtype."""
+    tensor_arg(t, name)
+    check_shape(t, name, _want(n), t.ndim == 1 and (n is None or t.shape[0] == n))
+    if floating:
+        check_floating(t, name)
+    elif integer and (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool):
+        raise ValueError(f"{name} must hold integers, got dtype {t.dtype}")
+    elif t.is_complex():
+        raise ValueError(f"{name} must hold real numbers, got dtype {t.dtype}")
+
+
+def _rows(t, name: str, n) -> None:
+    """A floating ``(n, 4)`` tensor."""
+    tensor_arg(t, name)
+    want = "(N, 4)" if n is None else f"({n}, 4)"
+    check_shape(t, name, want, t.ndim == 2 and t.shape[1] == 4 and (n is None or t.shape[0] == n))
+    check_floating(t, name)
+
+
+def _check(
+    cls_logits,
+    box_deltas,
+    box_targets,
+    labels,
+    compensated=None,
+    quality=None,
+    *,
+    classes=None,
+    check=True,
+):
+    """The core's rules for a batch (see the module notes); returns ``compensated`` as bool."""
+    tensor_arg(cls_logits, "cls_logits")
     check_class_logits(cls_logits.shape, classes is not None)
+    check_floating(cls_logits, "cls_logits")
     n = cls_logits.shape[0]
+    _rows(box_deltas, "box_deltas", n)
+    _rows(box_targets, "box_targets", n)
+    _vector(labels, "labels", n)
+    named = [
+        ("cls_logits", cls_logits),
+        ("box_deltas", box_deltas),
+        ("box_targets", box_targets),
+        ("labels", labels),
+    ]
+    if compensated is not None:
+        _vector(compensated, "compensated", n)
+        _vector(quality, "quality", n)
+        named += [("compensated", compensated), ("quality", quality)]
+    if cls_logits.ndim == 2 or classes is not None:
+        _vector(classes, "classes", n, integer=True)
+        named.append(("classes", classes))
+    same_device(*named)
+    if not check:
+        return None if compensated is None else compensated.bool()
+    positive = labels == 1
+    checks = ValueChecks().finite(cls_logits, "cls_logits").labels(labels)
+    checks.finite(box_deltas, "box_deltas", rows=positive, what=" (row of a positive anchor)")
+    checks.finite(box_targets, "box_targets", rows=positive, what=" (row of a positive anchor)")
     if cls_logits.ndim == 2:
-        extra = (*extra, ("classes", classes))
-    elif classes is not None and classes.shape != (n,):
-        raise ValueError(f"classes must have shape ({n},), got {tuple(classes.shape)}")
-    for name, t in (("box_deltas", box_deltas), ("box_targets", box_targets)):
-        if t.shape != (n, 4):
-            raise ValueError(f"{name} must have shape ({n}, 4), got {tuple(t.shape)}")
-    for name, t in (("labels", labels), *extra):
-        if t.shape != (n,):
-            raise ValueError(f"{name} must have shape ({n},), got {tuple(t.shape)}")
+        c = cls_logits.shape[1]
+        checks.custom(
+            positive & ((classes < 0) | (classes >= c)),
+            lambda i: class_index_error(i[0], int(classes[i]), c),
+        )
+    if compensated is None:
+        checks.run()
+        return None
+    checks.binary(compensated, "compensated")
+    psi = compensated != 0
+    checks.custom(psi & ~positive, lambda i: compensated_error(i[0], int(labels[i])))
+    checks.unit(quality, "quality", where=psi, what=" of a compensated anchor")
+    checks.run()
+    return psi
 
 
 def _masked_losses(
@@ -129,19 +237,21 @@ def _masked_losses(
 ):
     positive = labels == 1
     psi = compensated & positive
+    # Quality is read only where compensated: NaN elsewhere must not reach a gradient.
+    weight = torch.where(psi, weight, torch.zeros_like(weight))
     normal = positive & ~compensated
     omega = normal | (labels == 0)
     x = _float(cls_logits)
     # Rows of non-positives never reach the box loss, whatever their targets hold.
     d = _float(box_deltas)
     tgt = torch.where(positive[:, None], box_targets.to(d.dtype), d.detach())
-    sl1 = smooth_l1_loss(d, tgt, beta=beta)
+    sl1 = _smooth_l1(d, tgt, beta)
     zero = x.new_zeros(())
     n_com = _normaliser(psi.sum(), global_normalize).to(x.dtype)
     n_norm = _normaliser(normal.sum(), global_normalize).to(x.dtype)
     if x.ndim == 1:
-        fl_pos = sigmoid_focal_loss(x, torch.ones_like(x), alpha=alpha, gamma=gamma)
-        fl_lab = sigmoid_focal_loss(x, positive.to(x.dtype), alpha=alpha, gamma=gamma)
+        fl_pos = _focal(x, torch.ones_like(x), alpha, gamma)
+        fl_lab = _focal(x, positive.to(x.dtype), alpha, gamma)
         loss_cls = (
             torch.where(psi, weight.to(x.dtype) * fl_pos, zero).sum() / n_com
             + torch.where(omega, fl_lab, zero).sum() / n_norm
@@ -151,7 +261,7 @@ def _masked_losses(
         # compensated anchor's row is psi's, its matched class's column weighted by quality.
         onehot = F.one_hot(classes.clamp(min=0), x.shape[1]).to(x.dtype)
         onehot = onehot * positive[:, None].to(x.dtype)
-        fl = sigmoid_focal_loss(x, onehot, alpha=alpha, gamma=gamma)
+        fl = _focal(x, onehot, alpha, gamma)
         col_weight = torch.where(onehot > 0, weight.to(x.dtype)[:, None], 1.0)
         loss_cls = (
             torch.where(psi[:, None], col_weight * fl, zero).sum() / n_com
@@ -176,6 +286,7 @@ def regression_aware_focal_loss(
     beta: float = 1.0 / 9.0,
     global_normalize: bool = False,
     classes: torch.Tensor | None = None,
+    check: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Regression-aware focal loss (paper Eq. 1, 2) over a flat batch; see
     :func:`hambox_core.losses.regression_aware_focal_loss` for the equations.
@@ -194,6 +305,9 @@ def regression_aware_focal_loss(
     classes : Tensor[N] int64, optional
         With (N, C) logits (required then): each positive anchor's class (its matched face's),
         any value elsewhere.
+    check : bool, default True
+        Check the values with the core's rules (one device synchronisation; see the module
+        notes). Types, shapes and devices are always checked.
 
     Returns
     -------
@@ -209,28 +323,33 @@ def regression_aware_focal_loss(
     ``F_i`` weighting its class's column only; the other rows are ``Omega``'s. With ``C = 1``
     this is the paper's loss exactly.
     """
-    _check(
+    hyper = _hyper_parameters(alpha, gamma, beta, global_normalize)
+    psi = _check(
         cls_logits,
         box_deltas,
         box_targets,
         labels,
-        ("compensated", compensated),
-        ("quality", quality),
+        compensated,
+        quality,
         classes=classes,
+        check=check,
     )
     return _masked_losses(
         cls_logits,
         box_deltas,
         box_targets,
         labels,
-        compensated.bool(),
+        psi,
         quality,
-        alpha,
-        gamma,
-        beta,
-        global_normalize,
+        *hyper,
         classes,
     )
+
+
+def _hyper_parameters(alpha, gamma, beta, global_normalize):
+    alpha, gamma = check_focal_parameters(alpha, gamma)
+    beta = check_non_negative(beta, "beta")
+    return alpha, gamma, beta, check_bool(global_normalize, "global_normalize")
 
 
 def standard_focal_loss(
@@ -244,13 +363,16 @@ def standard_focal_loss(
     beta: float = 1.0 / 9.0,
     global_normalize: bool = False,
     classes: torch.Tensor | None = None,
+    check: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's baseline: focal loss + smooth-L1, every positive alike, divided by
     ``max(1, number of positives)``; see :func:`hambox_core.losses.standard_focal_loss`.
 
     ``cls_logits`` may be Tensor[N, C] with ``classes`` as in
-    :func:`regression_aware_focal_loss` (torchvision's per-class sigmoid focal loss)."""
-    _check(cls_logits, box_deltas, box_targets, labels, classes=classes)
+    :func:`regression_aware_focal_loss` (torchvision's per-class sigmoid focal loss);
+    ``check`` as there."""
+    hyper = _hyper_parameters(alpha, gamma, beta, global_normalize)
+    _check(cls_logits, box_deltas, box_targets, labels, classes=classes, check=check)
     none = torch.zeros_like(labels, dtype=torch.bool)
     return _masked_losses(
         cls_logits,
@@ -259,10 +381,7 @@ def standard_focal_loss(
         labels,
         none,
         torch.zeros_like(labels, dtype=torch.float32),
-        alpha,
-        gamma,
-        beta,
-        global_normalize,
+        *hyper,
         classes,
     )
 
@@ -279,11 +398,9 @@ class _Loss:
         *,
         global_normalize: bool = False,
     ) -> None:
-        self.alpha, self.gamma = check_focal_parameters(alpha, gamma)
-        self.beta = check_non_negative(beta, "beta")
-        if not isinstance(global_normalize, bool):
-            raise ValueError(f"global_normalize must be a bool, got {global_normalize!r}")
-        self.global_normalize = global_normalize
+        self.alpha, self.gamma, self.beta, self.global_normalize = _hyper_parameters(
+            alpha, gamma, beta, global_normalize
+        )
 
     def hyper_parameters(self) -> dict:
         """The keyword arguments this loss passes to its function."""

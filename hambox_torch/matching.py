@@ -43,6 +43,7 @@ import torch
 from hambox_core.validation import check_fraction, check_iou_thresholds, check_positive_int
 
 from .boxes import box_ioa, box_iou
+from .validation import ValueChecks, check_shape, same_device, tensor_arg
 
 __all__ = ["DMSMatcher", "HAMBoxMatcher", "MatchResult", "NAMSMatcher", "SMSMatcher"]
 
@@ -79,23 +80,26 @@ def _shape(x):
     return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
 
 
+def _check_boxes_arg(t, name: str, want: str, ndim: int) -> None:
+    """A float32 tensor of ``ndim`` dimensions, the last of size 4."""
+    tensor_arg(t, name)
+    check_shape(t, name, want, t.ndim == ndim and t.shape[-1] == 4)
+    if t.dtype != torch.float32:
+        raise ValueError(f"{name} must be float32, got {t.dtype}")
+
+
+def _check_mask_arg(t, name: str, shape) -> None:
+    tensor_arg(t, name)
+    if t.dtype != torch.bool:
+        raise ValueError(f"{name} must be a bool Tensor, got {t.dtype}")
+    check_shape(t, name, str(tuple(shape)), tuple(t.shape) == tuple(shape))
+
+
 def _check_inputs(anchors, gt_boxes, gt_valid):
-    if not isinstance(anchors, torch.Tensor) or anchors.ndim != 2 or anchors.shape[1] != 4:
-        raise ValueError(f"anchors must be a Tensor of shape (A, 4), got {_shape(anchors)}")
-    if not isinstance(gt_boxes, torch.Tensor) or gt_boxes.ndim != 3 or gt_boxes.shape[2] != 4:
-        raise ValueError(f"gt_boxes must be a Tensor of shape (B, G, 4), got {_shape(gt_boxes)}")
-    if not isinstance(gt_valid, torch.Tensor) or gt_valid.shape != gt_boxes.shape[:2]:
-        raise ValueError(
-            f"gt_valid must be a Tensor of shape {tuple(gt_boxes.shape[:2])}, got "
-            f"{_shape(gt_valid)}"
-        )
-    if gt_valid.dtype != torch.bool:
-        raise ValueError(f"gt_valid must be a bool Tensor, got {gt_valid.dtype}")
-    for name, t in (("anchors", anchors), ("gt_boxes", gt_boxes)):
-        if t.dtype != torch.float32:
-            raise ValueError(f"{name} must be float32, got {t.dtype}")
-    if anchors.device != gt_boxes.device or gt_valid.device != gt_boxes.device:
-        raise ValueError("anchors, gt_boxes and gt_valid must be on the same device")
+    _check_boxes_arg(anchors, "anchors", "(A, 4)", 2)
+    _check_boxes_arg(gt_boxes, "gt_boxes", "(B, G, 4)", 3)
+    _check_mask_arg(gt_valid, "gt_valid", gt_boxes.shape[:2])
+    same_device(("anchors", anchors), ("gt_boxes", gt_boxes), ("gt_valid", gt_valid))
 
 
 def _check_pred(pred_boxes, anchors, gt_boxes):
@@ -105,12 +109,25 @@ def _check_pred(pred_boxes, anchors, gt_boxes):
             "it never falls back to SMS"
         )
     want = (gt_boxes.shape[0], anchors.shape[0], 4)
-    if not isinstance(pred_boxes, torch.Tensor) or tuple(pred_boxes.shape) != want:
-        raise ValueError(f"pred_boxes must be a Tensor of shape {want}, got {_shape(pred_boxes)}")
-    if pred_boxes.dtype != torch.float32:
-        raise ValueError(f"pred_boxes must be float32, got {pred_boxes.dtype}")
-    if pred_boxes.device != anchors.device:
-        raise ValueError("pred_boxes must be on the anchors' device")
+    _check_boxes_arg(pred_boxes, "pred_boxes", str(want), 3)
+    check_shape(pred_boxes, "pred_boxes", str(want), tuple(pred_boxes.shape) == want)
+    same_device(("anchors", anchors), ("pred_boxes", pred_boxes))
+
+
+def _check_ignore(gt_ignore, ignore_valid, anchors, gt_boxes):
+    """The ignore regions' arguments; returns ``ignore_valid`` (default: all real)."""
+    _check_boxes_arg(gt_ignore, "gt_ignore", "(B, R, 4)", 3)
+    if gt_ignore.shape[0] != gt_boxes.shape[0]:
+        raise ValueError(
+            f"gt_ignore must have one row of regions per image ({gt_boxes.shape[0]}), got "
+            f"shape {tuple(gt_ignore.shape)}"
+        )
+    same_device(("anchors", anchors), ("gt_ignore", gt_ignore))
+    if ignore_valid is None:
+        return torch.ones(gt_ignore.shape[:2], dtype=torch.bool, device=anchors.device)
+    _check_mask_arg(ignore_valid, "ignore_valid", gt_ignore.shape[:2])
+    same_device(("anchors", anchors), ("ignore_valid", ignore_valid))
+    return ignore_valid
 
 
 def _face_chunks(num_images: int, num_anchors: int, num_gt: int):
@@ -141,7 +158,7 @@ def _step_one(anchors, gt_boxes, gt_valid, pos32, neg32) -> _StepOne:
     face_arg = torch.zeros((num_images, num_gt), dtype=torch.int64, device=device)
     if num_anchors:
         for sl in _face_chunks(num_images, num_anchors, num_gt):
-            iou = box_iou(anchors.unsqueeze(0), gt_boxes[:, sl])  # (B, A, C)
+            iou = box_iou(anchors.unsqueeze(0), gt_boxes[:, sl], check=False)  # (B, A, C)
             iou = iou.masked_fill(~gt_valid[:, None, sl], -1.0)
             cmax, carg = iou.max(dim=2)
             better = cmax > best
@@ -165,30 +182,11 @@ def _step_one(anchors, gt_boxes, gt_valid, pos32, neg32) -> _StepOne:
 def _covered(anchors, regions, region_valid, ioa_thr: float) -> torch.Tensor:
     """(B, A) bool: anchors that some valid region covers for at least ``ioa_thr`` of their
     area (float32 IoA against the float32 threshold, as the core)."""
-    if not isinstance(regions, torch.Tensor) or regions.ndim != 3 or regions.shape[2] != 4:
-        raise ValueError(f"gt_ignore must be a Tensor of shape (B, R, 4), got {_shape(regions)}")
-    if regions.dtype != torch.float32:
-        raise ValueError(f"gt_ignore must be float32, got {regions.dtype}")
-    if regions.device != anchors.device:
-        raise ValueError("gt_ignore must be on the anchors' device")
     num_images, num_regions = regions.shape[:2]
-    if region_valid is None:
-        region_valid = torch.ones(
-            (num_images, num_regions), dtype=torch.bool, device=anchors.device
-        )
-    elif (
-        not isinstance(region_valid, torch.Tensor)
-        or region_valid.shape != regions.shape[:2]
-        or region_valid.dtype != torch.bool
-    ):
-        raise ValueError(
-            f"ignore_valid must be a bool Tensor of shape {tuple(regions.shape[:2])}, got "
-            f"{_shape(region_valid)}"
-        )
     thr32 = torch.tensor(ioa_thr, dtype=torch.float32, device=anchors.device)
     covered = torch.zeros((num_images, anchors.shape[0]), dtype=torch.bool, device=anchors.device)
     for sl in _face_chunks(num_images, anchors.shape[0], num_regions):
-        ioa = box_ioa(anchors.unsqueeze(0), regions[:, sl])  # (B, A, C)
+        ioa = box_ioa(anchors.unsqueeze(0), regions[:, sl], check=False)  # (B, A, C)
         covered |= ((ioa >= thr32) & region_valid[:, None, sl]).any(dim=2)
     return covered
 
@@ -335,7 +333,14 @@ class _Matcher:
             Fields (B, A) and ``num_matched`` (B, G) (0 for padded faces).
         """
         _check_inputs(anchors, gt_boxes, gt_valid)
-        self._check_pred(pred_boxes, anchors, gt_boxes)
+        uses_pred = self._check_pred(pred_boxes, anchors, gt_boxes)
+        checks = ValueChecks().boxes(anchors, "anchors").boxes(gt_boxes, "gt_boxes", valid=gt_valid)
+        if uses_pred:
+            checks.boxes(pred_boxes, "pred_boxes")
+        if gt_ignore is not None:
+            ignore_valid = _check_ignore(gt_ignore, ignore_valid, anchors, gt_boxes)
+            checks.boxes(gt_ignore, "gt_ignore", valid=ignore_valid)
+        checks.run()  # one synchronisation for all the value checks
         device = anchors.device
         pos32 = torch.tensor(self.pos_iou_thr, dtype=torch.float32, device=device)
         neg32 = torch.tensor(self.neg_iou_thr, dtype=torch.float32, device=device)
@@ -354,8 +359,9 @@ class _Matcher:
             return self._no_second_step(result, anchors, gt_boxes, pred_boxes)
         return self._second_step(result, one, anchors, gt_boxes, gt_valid, pred_boxes)
 
-    def _check_pred(self, pred_boxes, anchors, gt_boxes) -> None:
-        pass
+    def _check_pred(self, pred_boxes, anchors, gt_boxes) -> bool:
+        """Check ``pred_boxes`` if this strategy uses them; whether it does."""
+        return False
 
     def _no_second_step(self, result, anchors, gt_boxes, pred_boxes) -> MatchResult:
         return result
@@ -444,7 +450,7 @@ class NAMSMatcher(_Matcher):
         need = torch.where(gt_valid, (self.num_per_face - one.num_matched).clamp(min=0), 0)
         low32 = torch.tensor(self.low_iou_thr, dtype=torch.float32, device=anchors.device)
         owner, value = _compensate(
-            lambda sl: box_iou(anchors.unsqueeze(0), gt_boxes[:, sl]),
+            lambda sl: box_iou(anchors.unsqueeze(0), gt_boxes[:, sl], check=False),
             result.labels == 1,
             low32,
             need,
@@ -487,8 +493,9 @@ class HAMBoxMatcher(_Matcher):
             f"ignore_ioa_thr={self.ignore_ioa_thr}"
         )
 
-    def _check_pred(self, pred_boxes, anchors, gt_boxes) -> None:
+    def _check_pred(self, pred_boxes, anchors, gt_boxes) -> bool:
         _check_pred(pred_boxes, anchors, gt_boxes)
+        return True
 
     def _second_step(self, result, one, anchors, gt_boxes, gt_valid, pred_boxes) -> MatchResult:
         num_gt = gt_valid.shape[1]
@@ -498,7 +505,9 @@ class HAMBoxMatcher(_Matcher):
         matched_box = torch.gather(
             gt_boxes, 1, result.matched_gt.clamp(min=0).unsqueeze(-1).expand(-1, -1, 4)
         )
-        own_iou = box_iou(pred_boxes.unsqueeze(-2), matched_box.unsqueeze(-2))[..., 0, 0]
+        own_iou = box_iou(pred_boxes.unsqueeze(-2), matched_box.unsqueeze(-2), check=False)[
+            ..., 0, 0
+        ]
         result = MatchResult(
             result.labels,
             result.matched_gt,
@@ -516,7 +525,7 @@ class HAMBoxMatcher(_Matcher):
 
         need = torch.where(gt_valid, (self.top_k - one.num_matched).clamp(min=0), 0)
         owner, value = _compensate(
-            lambda sl: box_iou(pred_boxes, gt_boxes[:, sl]),
+            lambda sl: box_iou(pred_boxes, gt_boxes[:, sl], check=False),
             positive,
             online32,
             need,

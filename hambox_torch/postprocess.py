@@ -5,6 +5,10 @@ visiting order is ours: scores descending with ties broken by the lower index. t
 sort does not promise an order for equal scores, so it is given the boxes' *ranks* in that
 order as scores, which are all distinct. Post-processing produces ragged per-image outputs, so
 unlike the matchers it does synchronise with the device (to learn how many boxes survive).
+
+Inputs are checked with the core's rules and messages first (shapes, dtypes, devices,
+parameters; then finite logits and deltas and valid anchors in one read from the device, and
+after decoding, finite boxes), so both backends reject the same inputs.
 """
 
 from __future__ import annotations
@@ -13,9 +17,19 @@ from collections.abc import Sequence
 
 import torch
 
-from hambox_core.validation import check_fraction, check_image_hw, check_non_negative
+from hambox_core.validation import (
+    check_bool,
+    check_count,
+    check_fraction,
+    check_image_hw,
+    check_non_negative,
+    check_variances,
+    decode_overflow_error,
+    not_finite,
+)
 
-from .boxes import DEFAULT_VARIANCES, decode
+from .boxes import DEFAULT_VARIANCES, check_box_tensor, decode
+from .validation import ValueChecks, check_floating, check_shape, same_device, tensor_arg
 
 __all__ = ["face_scores", "nms", "postprocess_detections"]
 
@@ -29,6 +43,8 @@ def face_scores(cls_logits: torch.Tensor) -> torch.Tensor:
     >>> face_scores(torch.tensor([0.0, 100.0]))
     tensor([0.5000, 1.0000])
     """
+    tensor_arg(cls_logits, "cls_logits")
+    check_floating(cls_logits, "cls_logits")
     return torch.sigmoid(cls_logits.double()).float()
 
 
@@ -41,15 +57,24 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thr: float) -> torch.Tens
     """Greedy NMS: Tensor[N, 4] xyxy boxes and Tensor[N] scores → kept indices Tensor[K] int64.
 
     Kept indices come in decreasing score order (ties: lower index first); a box is suppressed
-    by a kept higher-ranked box when their IoU is strictly greater than ``iou_thr``.
+    by a kept higher-ranked box when their IoU is strictly greater than ``iou_thr``. Boxes must
+    be valid and scores finite, as in the core (checked in one read from the device).
     """
+    iou_thr = check_fraction(iou_thr, "iou_thr")
+    check_box_tensor(boxes, "boxes")
+    check_shape(boxes, "boxes", "(N, 4)", boxes.ndim == 2)
+    tensor_arg(scores, "scores")
+    n = boxes.shape[0]
+    check_shape(scores, "scores", f"({n},)", tuple(scores.shape) == (n,))
+    check_floating(scores, "scores")
+    same_device(("boxes", boxes), ("scores", scores))
+    ValueChecks().boxes(boxes, "boxes").finite(scores, "scores").run()
+    return _nms(boxes, scores, iou_thr)
+
+
+def _nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thr: float) -> torch.Tensor:
     from torchvision.ops import nms as tv_nms
 
-    iou_thr = check_fraction(iou_thr, "iou_thr")
-    if boxes.ndim != 2 or boxes.shape[-1] != 4:
-        raise ValueError(f"boxes must have shape (N, 4), got {tuple(boxes.shape)}")
-    if scores.shape != boxes.shape[:1]:
-        raise ValueError(f"scores must have shape ({boxes.shape[0]},), got {tuple(scores.shape)}")
     order = _rank_order(scores)
     ranks = torch.arange(order.numel(), 0, -1, dtype=torch.float32, device=boxes.device)
     keep = tv_nms(boxes[order].float(), ranks, iou_thr)
@@ -120,25 +145,41 @@ def postprocess_detections(
         each entry is ``(boxes, scores, anchor_indices)`` with ``anchor_indices`` a
         Tensor[D] int64 of indices into ``anchors`` (and into the ``A`` axis of the inputs).
     """
-    if cls_logits.ndim != 2:
-        raise ValueError(f"cls_logits must have shape (B, A), got {tuple(cls_logits.shape)}")
+    tensor_arg(cls_logits, "cls_logits")
+    check_shape(cls_logits, "cls_logits", "(B, A)", cls_logits.ndim == 2)
+    check_floating(cls_logits, "cls_logits")
     num_images, num_anchors = cls_logits.shape
-    if box_deltas.shape != (num_images, num_anchors, 4):
+    tensor_arg(box_deltas, "box_deltas")
+    want = (num_images, num_anchors, 4)
+    check_shape(box_deltas, "box_deltas", str(want), tuple(box_deltas.shape) == want)
+    check_floating(box_deltas, "box_deltas")
+    check_box_tensor(anchors, "anchors")
+    want = (num_anchors, 4)
+    check_shape(anchors, "anchors", str(want), tuple(anchors.shape) == want)
+    same_device(("cls_logits", cls_logits), ("box_deltas", box_deltas), ("anchors", anchors))
+    try:
+        levels = list(num_anchors_per_level)
+    except TypeError:
         raise ValueError(
-            f"box_deltas must have shape ({num_images}, {num_anchors}, 4), got "
-            f"{tuple(box_deltas.shape)}"
-        )
-    if anchors.shape != (num_anchors, 4):
-        raise ValueError(f"anchors must have shape ({num_anchors}, 4), got {tuple(anchors.shape)}")
-    counts = [int(c) for c in num_anchors_per_level]
-    if sum(counts) != num_anchors or any(c < 0 for c in counts):
+            f"num_anchors_per_level must be a sequence of ints, got {num_anchors_per_level!r}"
+        ) from None
+    counts = [check_count(c, "num_anchors_per_level") for c in levels]
+    if sum(counts) != num_anchors:
         raise ValueError(
-            f"num_anchors_per_level must be counts summing to {num_anchors}, got {counts}"
+            f"num_anchors_per_level must sum to the number of anchors {num_anchors}, got "
+            f"{sum(counts)}"
         )
     thr = torch.tensor(check_fraction(score_thr, "score_thr"), dtype=torch.float32)
-    check_fraction(nms_iou_thr, "nms_iou_thr")
+    pre_nms_top_k = check_count(pre_nms_top_k, "pre_nms_top_k", allow_none=True)
+    nms_iou_thr = check_fraction(nms_iou_thr, "nms_iou_thr")
+    max_detections = check_count(max_detections, "max_detections", allow_none=True)
     min_size = check_non_negative(min_box_size, "min_box_size")
+    check_variances(variances)
+    return_indices = check_bool(return_indices, "return_indices")
     sizes = _image_sizes(image_hw, num_images)
+    checks = ValueChecks().finite(cls_logits, "cls_logits")
+    checks.boxes(box_deltas, "box_deltas", allow_inverted=True).boxes(anchors, "anchors")
+    checks.run()
     scores = face_scores(cls_logits)
     results = []
     for b in range(num_images):
@@ -152,7 +193,8 @@ def postprocess_detections(
             chosen.append(idx + start)
             start += c
         cand = torch.cat(chosen) if chosen else torch.zeros(0, dtype=torch.int64)
-        boxes = decode(anchors[cand].float(), box_deltas[b, cand].float(), variances)
+        boxes = decode(anchors[cand].float(), box_deltas[b, cand].float(), variances, check=False)
+        ValueChecks().custom(not_finite(boxes).any(-1), lambda i: decode_overflow_error()).run()
         if sizes is not None:
             h, w = sizes[b]
             boxes = torch.stack(
@@ -170,7 +212,7 @@ def postprocess_detections(
                 (boxes[:, 3] - boxes[:, 1]) >= min_size
             )
             cand, boxes = cand[big], boxes[big]
-        keep = nms(boxes, scores[b, cand], nms_iou_thr)
+        keep = _nms(boxes, scores[b, cand], nms_iou_thr)
         if max_detections is not None:
             keep = keep[:max_detections]
         if return_indices:

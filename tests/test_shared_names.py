@@ -24,6 +24,7 @@ from hambox_core import postprocess as core_postprocess  # noqa: E402
 TORCH_ONLY = {
     "global_normalize",  # DDP: average the loss normalisers over the processes
     "return_indices",  # the anchor each detection came from (tensors stay on the device)
+    "check",  # skip the value checks' device synchronisation for inputs already checked
 }
 
 #: The shared names: matchers and their result, anchors, box operations, losses, NMS.
