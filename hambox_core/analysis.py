@@ -417,7 +417,7 @@ def plot_anchor_statistics(
         handles,
         labels,
         loc="outside lower center",
-        ncol=min(4, len(labels)),
+        ncol=4 if len(labels) < 4 else 2,
         fontsize="small",
         frameon=False,
     )

@@ -82,7 +82,9 @@ def pr_figure(data: dict):
         for setting, c in data["pr"].items()
     }
     return plot_widerface_pr(
-        curves, name=data["checkpoint"]["config"], title=f"PR curves: {source_line(data)}"
+        curves,
+        name=data["checkpoint"]["config"],
+        title="PR curves: " + source_line(data).replace(", protocol", ",\nprotocol"),
     )
 
 
@@ -167,12 +169,14 @@ def main(out_dir) -> list[Path]:
     path = out / "demo_detections.png"
     detections_picture(data).save(path, optimize=True)
     written.append(path)
-    for name, make in (
-        ("demo_pr", pr_figure),
-        ("demo_fig2", fig2),
-        ("demo_training", training_figure),
+    # Sizes for the guide's column (about 750 px wide): smaller figures, larger text.
+    for name, make, inches in (
+        ("demo_pr", pr_figure, (10.0, 4.9)),
+        ("demo_fig2", fig2, (9.4, 8.6)),
+        ("demo_training", training_figure, (9.4, 4.4)),
     ):
         fig = make(data)
+        fig.set_size_inches(*inches)
         path = out / f"{name}.png"
         fig.savefig(path, dpi=100, metadata={"Software": None})
         plt.close(fig)

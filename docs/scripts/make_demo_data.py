@@ -152,6 +152,7 @@ def main(argv=None) -> Path:
             "faces_matched": analysis.faces_matched,
             "faces_correct_before_nms": analysis.faces_correct_before_nms,
             "faces_correct_after_nms": analysis.faces_correct_after_nms,
+            "summary": analysis.summary(),  # what `hambox analyze` prints
         },
         "training": _diagnostics(args.run / "metrics.jsonl"),
     }
