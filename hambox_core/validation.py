@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -38,6 +39,7 @@ __all__ = [
     "as_boxes",
     "as_int_vector",
     "as_labels",
+    "as_number",
     "as_real_array",
     "as_real_rows",
     "as_real_vector",
@@ -56,6 +58,7 @@ __all__ = [
     "check_image_size",
     "check_iou_thresholds",
     "check_length",
+    "check_mapping",
     "check_non_negative",
     "check_positive_int",
     "check_real",
@@ -76,6 +79,7 @@ __all__ = [
     "outside_unit",
     "raise_invalid_box",
     "range_error",
+    "shape_wanted",
     "valid_box",
 ]
 
@@ -253,8 +257,9 @@ def as_boxes(value, name: str, *, allow_inverted: bool = False) -> np.ndarray:
     return out
 
 
-def _number(value, name: str, what: str) -> float:
-    """``value`` as a float if it is a real number (not a bool, a string or an array)."""
+def as_number(value, name: str, what: str = "a real number") -> float:
+    """``value`` as a float if it is a real number (not a bool, a string or an array; NaN and
+    infinity pass, for the caller's own range check), else ``ValueError`` naming ``name``."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return float(value)
@@ -262,7 +267,7 @@ def _number(value, name: str, what: str) -> float:
 
 def check_fraction(value, name: str) -> float:
     """Return ``value`` as a float, raising ``ValueError`` unless it is a number in [0, 1]."""
-    out = _number(value, name, "a number in [0, 1]")
+    out = as_number(value, name, "a number in [0, 1]")
     if not 0.0 <= out <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
     return out
@@ -274,7 +279,7 @@ def check_threshold(value, name: str) -> float:
     For thresholds that a quantity in [0, 1] must reach (``>=``): 0 would accept everything,
     and NaN or infinity nothing sensible.
     """
-    out = _number(value, name, "a number in (0, 1]")
+    out = as_number(value, name, "a number in (0, 1]")
     if not 0.0 < out <= 1.0:
         raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
     return out
@@ -353,7 +358,13 @@ def as_real_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def _shape_wanted(shape: str, n: int | None, n_from: str) -> str:
+def shape_wanted(shape: str, n: int | None, n_from: str) -> str:
+    """How a wanted shape is written in messages: ``shape`` with ``N`` the length of the
+    argument ``n_from`` (both backends' wording).
+
+    >>> shape_wanted("(N, 4)", 7, "cls_logits")
+    '(N, 4) with N = 7 (the length of cls_logits)'
+    """
     return shape if n is None else f"{shape} with N = {n} (the length of {n_from})"
 
 
@@ -391,7 +402,7 @@ def as_real_vector(
     arr = as_real_array(value, name)
     if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
         raise ValueError(
-            f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
+            f"{name} must have shape {shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
         )
     return _as_float(arr, float64)
 
@@ -404,7 +415,7 @@ def as_real_rows(value, name: str, n: int | None = None, n_from: str = "") -> np
         arr = arr.reshape(0, 4)
     if arr.ndim != 2 or arr.shape[1] != 4 or (n is not None and arr.shape[0] != n):
         raise ValueError(
-            f"{name} must have shape {_shape_wanted('(N, 4)', n, n_from)}, got {arr.shape}"
+            f"{name} must have shape {shape_wanted('(N, 4)', n, n_from)}, got {arr.shape}"
         )
     return _as_float(arr, True)
 
@@ -416,7 +427,7 @@ def as_int_vector(value, name: str, n: int, n_from: str) -> np.ndarray:
         raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
     if arr.shape != (n,):
         raise ValueError(
-            f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
+            f"{name} must have shape {shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
         )
     return arr
 
@@ -424,7 +435,7 @@ def as_int_vector(value, name: str, n: int, n_from: str) -> np.ndarray:
 def check_length(arr: np.ndarray, name: str, n: int, n_from: str) -> None:
     """Raise ``ValueError`` unless ``arr`` has ``n`` rows (the length of ``n_from``)."""
     if arr.shape[0] != n:
-        want = _shape_wanted("(N,)" if arr.ndim == 1 else "(N, 4)", n, n_from)
+        want = shape_wanted("(N,)" if arr.ndim == 1 else "(N, 4)", n, n_from)
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
 
 
@@ -447,7 +458,7 @@ def as_labels(value, n: int, name: str = "labels", n_from: str = "cls_logits") -
     arr = as_real_array(value, name)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(
-            f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
+            f"{name} must have shape {shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
         )
     bad = not_label(arr)
     if bad.any():
@@ -473,7 +484,7 @@ def as_bool_mask(value, n: int, name: str, n_from: str) -> np.ndarray:
             raise binary_error(name, i, arr[i].item())
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(
-            f"{name} must have shape {_shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
+            f"{name} must have shape {shape_wanted('(N,)', n, n_from)}, got {arr.shape}"
         )
     return arr.astype(bool)
 
@@ -602,7 +613,7 @@ def class_index_error(index, value, num_classes: int) -> ValueError:
 
 def check_real(value, name: str) -> float:
     """``value`` as a finite Python float (bools and non-numbers are rejected)."""
-    out = _number(value, name, "a real number")
+    out = as_number(value, name, "a real number")
     if not math.isfinite(out):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return out
@@ -623,6 +634,13 @@ def check_focal_parameters(alpha, gamma) -> tuple[float, float]:
     if a > 1.0:
         raise ValueError(f"alpha must lie in [0, 1] (or be negative to disable it), got {alpha!r}")
     return a, check_non_negative(gamma, "gamma")
+
+
+def check_mapping(value, name: str, what: str = "image name to array"):
+    """``value`` unchanged, raising ``TypeError`` unless it is a mapping (of ``what``)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping of {what}, got {type(value).__name__}")
+    return value
 
 
 def check_bool(value, name: str) -> bool:

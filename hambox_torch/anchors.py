@@ -15,6 +15,9 @@ import torch
 
 from hambox_core import anchor_statistics
 from hambox_core.anchors import AnchorGenerator as _CoreAnchorGenerator
+from hambox_core.validation import check_count, check_positive_int
+
+from .validation import check_floating, check_shape, tensor_arg
 
 __all__ = ["AnchorGenerator", "anchor_statistics", "level_anchors"]
 
@@ -104,6 +107,15 @@ def level_anchors(fh, fw, stride: int, half_sizes: torch.Tensor, device=None) ->
     tensor([[1.0000, 0.5000, 3.0000, 3.5000],
             [5.0000, 0.5000, 7.0000, 3.5000]], dtype=torch.float64)
     """
+    for name, v in (("fh", fh), ("fw", fw)):
+        if not isinstance(v, torch.SymInt):  # symbolic under torch.export
+            check_count(v, name)
+    check_positive_int(stride, "stride")
+    tensor_arg(half_sizes, "half_sizes")
+    check_shape(
+        half_sizes, "half_sizes", "(R, 2)", half_sizes.ndim == 2 and half_sizes.shape[1] == 2
+    )
+    check_floating(half_sizes, "half_sizes")
     f64 = torch.float64
     ys = (torch.arange(fh, dtype=f64, device=device) + 0.5) * stride
     xs = (torch.arange(fw, dtype=f64, device=device) + 0.5) * stride

@@ -44,6 +44,20 @@ def check_box_tensor(boxes: torch.Tensor, name: str) -> torch.Tensor:
     return boxes
 
 
+def _check_broadcast(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str, batch=False):
+    """``ValueError`` unless the shapes broadcast (only the leading dimensions with ``batch``:
+    pairwise operations pair their last-but-one dimensions)."""
+    sa, sb = (tuple(a.shape[:-2]), tuple(b.shape[:-2])) if batch else (a.shape, b.shape)
+    try:
+        torch.broadcast_shapes(sa, sb)
+    except RuntimeError:
+        what = "leading dimensions" if batch else "shapes"
+        raise ValueError(
+            f"{name_a} and {name_b} must have broadcastable {what}, got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}"
+        ) from None
+
+
 def _check_values(*named, deltas: str | None = None) -> None:
     """Boxes (and the deltas named ``deltas``, finite in any order) checked in one read."""
     checks = ValueChecks()
@@ -97,6 +111,7 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor, *, check: bool = True) -
     a = check_box_tensor(boxes1, "boxes1")
     b = check_box_tensor(boxes2, "boxes2")
     same_device(("boxes1", a), ("boxes2", b))
+    _check_broadcast(a, b, "boxes1", "boxes2", batch=True)
     if check:
         _check_values(("boxes1", a), ("boxes2", b))
     inter = _intersection(a, b)
@@ -113,6 +128,7 @@ def box_ioa(boxes: torch.Tensor, regions: torch.Tensor, *, check: bool = True) -
     a = check_box_tensor(boxes, "boxes")
     r = check_box_tensor(regions, "regions")
     same_device(("boxes", a), ("regions", r))
+    _check_broadcast(a, r, "boxes", "regions", batch=True)
     if check:
         _check_values(("boxes", a), ("regions", r))
     inter = _intersection(a, r)
@@ -152,6 +168,7 @@ def encode(
     a = check_box_tensor(anchors, "anchors")
     g = check_box_tensor(gt_boxes, "gt_boxes")
     same_device(("anchors", a), ("gt_boxes", g))
+    _check_broadcast(a, g, "anchors", "gt_boxes")
     v = _variances(variances, a)
     acx, acy, aw, ah = _centre_size(a)
     gcx, gcy, gw, gh = _centre_size(g)
@@ -184,6 +201,7 @@ def decode(anchors: torch.Tensor, deltas: torch.Tensor, variances=DEFAULT_VARIAN
     a = check_box_tensor(anchors, "anchors")
     d = check_box_tensor(deltas, "deltas")
     same_device(("anchors", a), ("deltas", d))
+    _check_broadcast(a, d, "anchors", "deltas")
     if check:
         _check_values(("anchors", a), ("deltas", d), deltas="deltas")
     a = a.to(d.dtype)

@@ -30,6 +30,7 @@ from hambox_core.validation import (
     check_non_negative,
     class_index_error,
     compensated_error,
+    shape_wanted,
 )
 
 from .validation import ValueChecks, check_floating, check_shape, same_device, tensor_arg
@@ -82,7 +83,7 @@ def sigmoid_focal_loss(
     """
     alpha, gamma = check_focal_parameters(alpha, gamma)
     _vector(logits, "logits", None, floating=True)
-    _vector(targets, "targets", logits.shape[0])
+    _vector(targets, "targets", logits.shape[0], "logits")
     same_device(("logits", logits), ("targets", targets))
     if check:
         ValueChecks().finite(logits, "logits").unit(targets, "targets").run()
@@ -117,7 +118,7 @@ def smooth_l1_loss(
     """
     beta = check_non_negative(beta, "beta")
     _rows(deltas, "deltas", None)
-    _rows(targets, "targets", deltas.shape[0])
+    _rows(targets, "targets", deltas.shape[0], "deltas")
     same_device(("deltas", deltas), ("targets", targets))
     if check:
         ValueChecks().finite(deltas, "deltas").finite(targets, "targets").run()
@@ -142,14 +143,14 @@ def _normaliser(count: torch.Tensor, global_normalize: bool) -> torch.Tensor:
     return count.clamp(min=1)
 
 
-def _want(n) -> str:
-    return "(N,)" if n is None else f"({n},)"
-
-
-def _vector(t, name: str, n, *, floating: bool = False, integer: bool = False) -> None:
-    """A 1-d tensor of ``n`` elements (any length if None) of a real dtype."""
+def _vector(
+    t, name: str, n, n_from: str = "cls_logits", *, floating: bool = False, integer: bool = False
+) -> None:
+    """A 1-d tensor of ``n`` elements (any length if None; ``n`` is ``n_from``'s length) of a
+    real dtype."""
     tensor_arg(t, name)
-    check_shape(t, name, _want(n), t.ndim == 1 and (n is None or t.shape[0] == n))
+    want = shape_wanted("(N,)", n, n_from)
+    check_shape(t, name, want, t.ndim == 1 and (n is None or t.shape[0] == n))
     if floating:
         check_floating(t, name)
     elif integer and (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool):
@@ -158,10 +159,10 @@ def _vector(t, name: str, n, *, floating: bool = False, integer: bool = False) -
         raise ValueError(f"{name} must hold real numbers, got dtype {t.dtype}")
 
 
-def _rows(t, name: str, n) -> None:
+def _rows(t, name: str, n, n_from: str = "cls_logits") -> None:
     """A floating ``(n, 4)`` tensor."""
     tensor_arg(t, name)
-    want = "(N, 4)" if n is None else f"({n}, 4)"
+    want = shape_wanted("(N, 4)", n, n_from)
     check_shape(t, name, want, t.ndim == 2 and t.shape[1] == 4 and (n is None or t.shape[0] == n))
     check_floating(t, name)
 
@@ -324,6 +325,8 @@ def regression_aware_focal_loss(
     this is the paper's loss exactly.
     """
     hyper = _hyper_parameters(alpha, gamma, beta, global_normalize)
+    tensor_arg(compensated, "compensated")
+    tensor_arg(quality, "quality")
     psi = _check(
         cls_logits,
         box_deltas,

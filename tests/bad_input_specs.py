@@ -178,7 +178,8 @@ class Spec:
 @dataclass(frozen=True)
 class Mutation:
     """How one argument is changed: ``expect`` is ``"error"``, ``"same"`` (the result of the
-    valid call) or ``"runs"`` (any result, no error)."""
+    valid call), ``"runs"`` (any result, no error) or ``"defined"`` (an edge case such as an
+    empty array: a result, or a ValueError / TypeError)."""
 
     label: str
     expect: str
@@ -302,6 +303,7 @@ def _np_boxes(ordered: bool, xywh: bool = False):
         *_NP_BAD_TYPES,
         *_NP_SAME_LAYOUT,
         Mutation("float64", "same", lambda v, c: np.asarray(v, dtype=np.float64)),
+        Mutation("empty", "defined", lambda v, c: np.asarray(v)[:0].copy()),
     ]
     if ordered:
         out.append(Mutation("x1 < x0", "error", _invert))
@@ -314,15 +316,15 @@ def _np_vector(values: str):
     out = [
         Mutation("one too many", "error", _longer),
         Mutation("rank 2", "error", lambda v, c: np.asarray(v)[None].copy()),
+        Mutation("empty", "defined", lambda v, c: np.asarray(v)[:0].copy()),
         *_NP_BAD_TYPES,
         *_NP_SAME_LAYOUT,
     ]
     if values in ("finite", "fraction"):
-        out += [
-            Mutation("NaN", "error", _set_elem(math.nan)),
-            Mutation("inf", "error", _set_elem(math.inf)),
-        ]
-    if values == "fraction":
+        out += [Mutation("NaN", "error", _set_elem(math.nan))]
+    if values in ("finite", "fraction", "fraction_nan"):
+        out += [Mutation("inf", "error", _set_elem(math.inf))]
+    if values in ("fraction", "fraction_nan"):
         out += [Mutation("above 1", "error", _set_elem(1.5))]
     if values == "labels":
         out += [
@@ -513,28 +515,31 @@ def _tensor_type_mutations():
 
 
 def _t_boxes(kind: str):
-    """``t_boxes`` (N, 4) / ``t_boxes_any`` (..., 4) / ``t_deltas`` (any order) / ``t_rows``."""
+    """``t_boxes`` (N, 4) / ``t_boxes_any`` (..., 4) / ``t_deltas`` (N, 4), ``t_deltas_any``
+    (..., 4), finite in any order / ``t_box_array`` (..., 4), any values."""
     out = [
         *_tensor_type_mutations(),
         Mutation("3 columns", "error", lambda v, c: _t_cols(v, 3)),
         Mutation("int64", "error", lambda v, c: v.detach().to(torch.int64)),
         Mutation("non-contiguous", "same", _t_noncontiguous),
     ]
-    if kind in ("t_boxes", "t_boxes_any", "t_deltas"):
+    if kind in ("t_boxes", "t_boxes_any", "t_deltas", "t_deltas_any"):
         out += [
             Mutation("NaN", "error", lambda v, c: _t_set_valid_box(v, c, math.nan)),
             Mutation("inf", "error", lambda v, c: _t_set_valid_box(v, c, math.inf)),
         ]
     if kind in ("t_boxes", "t_boxes_any"):
         out.append(Mutation("x1 < x0", "error", _t_invert))
-    if kind != "t_boxes_any":
+    if kind in ("t_boxes", "t_deltas"):
         out.append(Mutation("rank 3", "error", lambda v, c: v.detach()[None].clone()))
+    out.append(Mutation("empty", "defined", lambda v, c: v.detach()[:0].clone()))
     return out
 
 
 def _t_vector(values: str):
     out = [
         *_tensor_type_mutations(),
+        Mutation("empty", "defined", lambda v, c: v.detach()[:0].clone()),
         Mutation("one too many", "error", lambda v, c: torch.cat([v.detach(), v.detach()[:1]])),
         Mutation("rank 2", "error", lambda v, c: v.detach()[None].clone()),
         Mutation("non-contiguous", "same", _t_noncontiguous),
@@ -577,14 +582,17 @@ def _t_batch_boxes(kind: str):
         Mutation("NaN", "error", lambda v, c: _t_set_valid_box(v, c, math.nan, _valid_of(kind, v))),
         Mutation("x1 < x0", "error", _t_invert),
     ]
-    if kind == "t_padded":
+    if kind in ("t_padded", "t_faces"):
         out.append(Mutation("NaN padding", "same", _t_nan_padding))
+    if kind == "t_faces":  # converted to float32: integers are faces too
+        out = [m for m in out if m.label != "int64"]
+        out.append(Mutation("int64", "same", lambda v, c: v.detach().to(torch.int64)))
     return out
 
 
 def _valid_of(kind, value):
     """The validity mask of a ``t_padded`` value (every spec pads its faces alike)."""
-    return _padded_valid() if kind == "t_padded" else None
+    return _padded_valid() if kind in ("t_padded", "t_faces") else None
 
 
 def _t_nan_padding(value, choose):
@@ -613,6 +621,9 @@ def mutations(kind: str) -> list[Mutation]:
     """The mutations of an argument of ``kind``."""
     if kind in ("boxes", "deltas", "xywh"):
         return _np_boxes(ordered=kind == "boxes", xywh=kind == "xywh")
+    if kind == "box_array":  # (N, 4) of any values: only shape and dtype are rules
+        values = ("NaN", "inf", "beyond float32", "x1 < x0")
+        return [m for m in _np_boxes(ordered=True) if m.label not in values]
     if kind == "rows":  # (N, 4) float64 numbers (loss inputs): float32's range does not apply
         return [m for m in _np_boxes(ordered=False) if m.label != "beyond float32"]
     if kind.startswith("vec_"):
@@ -623,13 +634,13 @@ def mutations(kind: str) -> list[Mutation]:
         return _PATH_MUTATIONS[kind]
     if kind.startswith("map_"):
         return _mapping_mutations(kind[4:])
-    if kind in ("t_boxes", "t_boxes_any", "t_deltas", "t_rows"):
+    if kind in ("t_boxes", "t_boxes_any", "t_deltas", "t_deltas_any", "t_box_array"):
         return _t_boxes(kind)
     if kind == "tvec_mask2":
         return _t_mask2()
     if kind.startswith("tvec_"):
         return _t_vector(kind[5:])
-    if kind in ("t_padded", "t_batch"):
+    if kind in ("t_padded", "t_faces", "t_batch"):
         return _t_batch_boxes(kind)
     if kind == "t_any":
         return _tensor_type_mutations()
@@ -745,6 +756,10 @@ def classify(spec: Spec, arg: str, mutation: Mutation, kwargs: dict, reference) 
     if elapsed > DEADLINE_S:
         return Outcome("slow", f"{elapsed:.1f} s")
     path_kind = spec.args[arg].kind.startswith(("path", "dir"))
+    if mutation.expect == "defined":  # an edge case: a result, or an error of the right type
+        if error is None or isinstance(error, ValueError | TypeError):
+            return Outcome("ok")
+        return Outcome("crash", f"{type(error).__name__}: {error}"[:300])
     if mutation.expect == "error":
         if error is None:
             return Outcome("silent", _short(result))
@@ -852,7 +867,8 @@ def _core_specs(tmp: Path) -> list[Spec]:
                 image_hw
             ),
         ),
-        Spec(grids.find_grids, {"anchors": _a("boxes", _ANCHORS)}),
+        # documented: rows that are not valid boxes are left on no grid
+        Spec(grids.find_grids, {"anchors": _a("box_array", _ANCHORS)}),
     ]
     for cls, params in (
         (matching.SMSMatcher, {}),
@@ -1120,7 +1136,8 @@ def _evaluation_specs(tmp: Path) -> list[Spec]:
             ap.voc_ap,
             {
                 "recall": _a("vec_fraction", np.array([0.1, 0.5, 0.5, 1.0])),
-                "precision": _a("vec_fraction", np.array([1.0, 0.8, 0.6, 0.5])),
+                # NaN precision (0 / 0) is allowed and ignored
+                "precision": _a("vec_fraction_nan", np.array([1.0, 0.8, 0.6, 0.5])),
                 "summation": _a("choice", "sequential"),
             },
         ),
@@ -1401,8 +1418,8 @@ def _torch_specs(tmp: Path) -> list[Spec]:
             device_args=("boxes", "regions"),
         ),
         Spec(
-            tb.check_box_tensor,
-            {"boxes": _a("t_boxes_any", lambda tmp: _t(_BOXES))},
+            tb.check_box_tensor,  # shape and dtype only: values are ValueChecks' job
+            {"boxes": _a("t_box_array", lambda tmp: _t(_BOXES))},
             call=lambda boxes: tb.check_box_tensor(boxes, "boxes"),
         ),
         Spec(
@@ -1418,7 +1435,7 @@ def _torch_specs(tmp: Path) -> list[Spec]:
             tb.decode,
             {
                 "anchors": _a("t_boxes_any", lambda tmp: _t(_BOXES)),
-                "deltas": _a("t_deltas", lambda tmp: _t(_DELTAS)),
+                "deltas": _a("t_deltas_any", lambda tmp: _t(_DELTAS)),
                 "variances": _a("variances", (0.1, 0.1, 0.2, 0.2)),
             },
             device_args=("anchors", "deltas"),
@@ -1550,7 +1567,11 @@ def _torch_specs(tmp: Path) -> list[Spec]:
             protocols.box_vote,
             {
                 "boxes": _a("t_boxes", lambda tmp: _t(np.concatenate([_BOXES, _BOXES + 1]))),
-                "scores": _a("tvec_fraction", lambda tmp: _t([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])),
+                "scores": _a(
+                    "tvec_finite",
+                    lambda tmp: _t([0.9, 0.8, 0.7, 0.6, 0.5, 0.4]),
+                    negative=("error", lambda v, c: _t_set(v, c, -0.5)),
+                ),
                 "iou_thr": _a("threshold", 0.3),
                 "keep_singletons": _a("bool", True),
                 "max_detections": _a("cap", 10),
@@ -1575,8 +1596,8 @@ def _torch_specs(tmp: Path) -> list[Spec]:
         Spec(
             sup.pad_faces,
             {
-                "gt_boxes": _a("t_padded", lambda tmp: _padded_faces()),
-                "gt_valid": _a("tvec_mask2", lambda tmp: _padded_valid()),
+                "gt_boxes": _a("t_faces", lambda tmp: _padded_faces()),
+                "gt_valid": _a("tvec_mask2", lambda tmp: _padded_valid(), optional=True),
             },
             device_args=("gt_boxes", "gt_valid"),
         ),
@@ -1586,8 +1607,8 @@ def _torch_specs(tmp: Path) -> list[Spec]:
                 "cls_logits": _a("t_any", lambda tmp: _t(np.stack([_POST_LOGITS] * b))),
                 "box_deltas": _a("t_any", lambda tmp: torch.zeros(b, len(_ANCHORS), 4)),
                 "anchors": _a("t_boxes", lambda tmp: anchors_t.clone()),
-                "gt_boxes": _a("t_padded", lambda tmp: _padded_faces()),
-                "gt_valid": _a("tvec_mask2", lambda tmp: _padded_valid()),
+                "gt_boxes": _a("t_faces", lambda tmp: _padded_faces()),
+                "gt_valid": _a("tvec_mask2", lambda tmp: _padded_valid(), optional=True),
                 "variances": _a("variances", (0.1, 0.1, 0.2, 0.2)),
             },
             call=lambda **kw: sup.supervise(

@@ -59,7 +59,10 @@ def read_text_lines(path) -> tuple[str, list[str]]:
     ValueError
         If the file is not valid UTF-8 (the message names the file and the line).
     """
-    p = os.fspath(path)
+    try:
+        p = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
     with open(p, "rb") as fh:
         data = fh.read()
     try:

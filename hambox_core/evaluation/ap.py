@@ -72,7 +72,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..datasets._text import detection_rows, fail, format_number, parse_floats, read_text_lines
-from ..validation import check_choice, check_positive_int, check_threshold
+from ..validation import (
+    as_real_array,
+    as_real_vector,
+    check_choice,
+    check_mapping,
+    check_non_negative,
+    check_positive_int,
+    check_threshold,
+)
 
 __all__ = [
     "FaceAPResult",
@@ -108,8 +116,9 @@ def voc_ap(recall, precision, *, summation: str = "sequential") -> float:
     Raises
     ------
     ValueError
-        If the shapes differ, a recall is NaN or outside [0, 1] or decreases, a precision is
-        outside [0, 1] (or infinite), or ``summation`` is unknown.
+        If an argument is not a 1-d array of real numbers, the shapes differ, a recall is NaN or
+        outside [0, 1] or decreases, a precision is outside [0, 1] (or infinite), or
+        ``summation`` is unknown.
 
     Examples
     --------
@@ -119,8 +128,8 @@ def voc_ap(recall, precision, *, summation: str = "sequential") -> float:
     0.0
     """
     check_choice(summation, "summation", ("sequential", "pairwise"))
-    rec = np.asarray(recall, dtype=np.float64).reshape(-1)
-    prec = np.asarray(precision, dtype=np.float64).reshape(-1)
+    rec = as_real_vector(recall, "recall")
+    prec = as_real_vector(precision, "precision")
     if rec.shape != prec.shape:
         raise ValueError(f"recall and precision differ in shape: {rec.shape} vs {prec.shape}")
     bad = ~((rec >= 0) & (rec <= 1))
@@ -305,14 +314,9 @@ def evaluate_face_ap(
     """
     calibration_iterations = check_positive_int(calibration_iterations, "calibration_iterations")
     iou_threshold = check_threshold(iou_threshold, "iou_threshold")
-    if isinstance(min_size, bool):
-        raise ValueError(f"min_size must be a finite number >= 0, got {min_size!r}")
-    try:
-        min_size = float(min_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"min_size must be a finite number >= 0, got {min_size!r}") from None
-    if not (math.isfinite(min_size) and min_size >= 0):
-        raise ValueError(f"min_size must be a finite number >= 0, got {min_size!r}")
+    min_size = check_non_negative(min_size, "min_size")
+    check_mapping(detections, "detections")
+    check_mapping(annotations, "annotations")
     names = list(annotations)
     index = {n: i for i, n in enumerate(names)}
     gts, ignored = [], []
@@ -437,8 +441,10 @@ def write_face_eval_detections(path, detections: Mapping) -> None:
     >>> f.read_text()
     'img1 0.9 10 10 110 110\\n'
     """
+    check_mapping(detections, "detections")
     out = []
     for name, arr in detections.items():
+        arr = as_real_array(arr, f"detections of {name!r}")
         for x0, y0, x1, y1, s in detection_rows(name, arr):
             out.append(" ".join([name, *(format_number(v) for v in (s, x0, y0, x1, y1))]) + "\n")
     with open(os.fspath(path), "w", encoding="utf-8", newline="\n") as fh:

