@@ -101,7 +101,7 @@ NOT_OPERATIONS = {
     "hambox_core.evaluation.fddb.FDDBResult": "result container",
     "hambox_core.evaluation.widerface.WiderAP": "result container",
     "hambox_core.evaluation.widerface.MatchedDetections": "result container of match_detections",
-    "hambox_core.evaluation.widerface_truth.PRCurve": "result container",
+    "hambox_core.evaluation.widerface.PRCurve": "result container",
     "hambox_core.evaluation.widerface_truth.WiderGroundTruth": "container (from_images checks)",
     "hambox_core.evaluation.widerface_breakdown.BreakdownRow": "result container",
     "hambox_core.evaluation.widerface_breakdown.WiderBreakdown": "result container",
@@ -179,7 +179,8 @@ class Spec:
 class Mutation:
     """How one argument is changed: ``expect`` is ``"error"``, ``"same"`` (the result of the
     valid call), ``"runs"`` (any result, no error) or ``"defined"`` (an edge case such as an
-    empty array: a result, or a ValueError / TypeError)."""
+    empty array: a result, or a ValueError / TypeError) or ``"type error"`` (a TypeError,
+    whatever its message)."""
 
     label: str
     expect: str
@@ -391,12 +392,13 @@ _PATH_MUTATIONS = {
         Mutation("missing", "error", _missing),
         Mutation("a folder", "error", lambda v, c: Path(v).parent),
         Mutation("None", "error", lambda v, c: None),
-        Mutation("a number", "error", lambda v, c: 3),
+        # Python's own "expected str, bytes or os.PathLike object" is as good as a name here
+        Mutation("a number", "type error", lambda v, c: 3),
         Mutation("str", "same", lambda v, c: str(v)),
     ],
     "dir_in": [
         Mutation("missing", "error", _missing),
-        Mutation("a file", "error", lambda v, c: next(p for p in Path(v).iterdir() if p.is_file())),
+        Mutation("a file", "error", lambda v, c: _a_file_beside(Path(v))),
         Mutation("None", "error", lambda v, c: None),
         Mutation("str", "same", lambda v, c: str(v)),
     ],
@@ -487,10 +489,12 @@ def _t_set_valid_box(value, choose, v, valid=None):
     return out
 
 
-def _t_invert(value, choose):
+def _t_invert(value, choose, valid=None):
+    """``x1 < x0`` in a box (a real one where ``valid`` says which are)."""
     out = value.detach().clone()
     rows = out.reshape(-1, 4)
-    i = choose.index(rows.shape[0])
+    index = torch.arange(rows.shape[0]) if valid is None else torch.nonzero(valid.reshape(-1))[:, 0]
+    i = int(index[choose.index(index.numel())])
     rows[i, 2] = rows[i, 0] - 1.0 - choose.index(3)
     return out
 
@@ -580,7 +584,7 @@ def _t_batch_boxes(kind: str):
         Mutation("int64", "error", lambda v, c: v.detach().to(torch.int64)),
         Mutation("non-contiguous", "same", _t_noncontiguous),
         Mutation("NaN", "error", lambda v, c: _t_set_valid_box(v, c, math.nan, _valid_of(kind, v))),
-        Mutation("x1 < x0", "error", _t_invert),
+        Mutation("x1 < x0", "error", lambda v, c: _t_invert(v, c, _valid_of(kind, v))),
     ]
     if kind in ("t_padded", "t_faces"):
         out.append(Mutation("NaN padding", "same", _t_nan_padding))
@@ -599,6 +603,41 @@ def _t_nan_padding(value, choose):
     out = value.detach().clone()
     out[~_padded_valid()] = math.nan
     return out
+
+
+def _positive_rows():
+    """The rows the loss specs' labels make positive."""
+    return np.flatnonzero(_LABELS == 1)
+
+
+def _np_rows_set(value, row, col, v):
+    arr = _np(value).astype(np.float64)
+    arr[row, col] = v
+    return arr
+
+
+def _t_rows_set(value, row, col, v):
+    out = value.detach().clone()
+    out[row, col] = v
+    return out
+
+
+def _row_mutations(set_value):
+    """NaN / inf in a positive anchor's row (bad) or in another row (not read: same result)."""
+
+    def at(rows, v):
+        def apply(value, choose):
+            row = int(rows[choose.index(len(rows))])
+            return set_value(value, row, choose.index(4), v)
+
+        return apply
+
+    others = np.setdiff1d(np.arange(_N), _positive_rows())
+    return [
+        Mutation("NaN", "error", at(_positive_rows(), math.nan)),
+        Mutation("inf", "error", at(_positive_rows(), math.inf)),
+        Mutation("NaN in a non-positive row", "same", at(others, math.nan)),
+    ]
 
 
 def _t_meta(value, choose):
@@ -626,6 +665,12 @@ def mutations(kind: str) -> list[Mutation]:
         return [m for m in _np_boxes(ordered=True) if m.label not in values]
     if kind == "rows":  # (N, 4) float64 numbers (loss inputs): float32's range does not apply
         return [m for m in _np_boxes(ordered=False) if m.label != "beyond float32"]
+    if kind == "loss_rows":  # only the rows of positive anchors are read (and must be finite)
+        out = [m for m in mutations("rows") if m.label not in ("NaN", "inf")]
+        return [*out, *_row_mutations(_np_rows_set)]
+    if kind == "t_loss_rows":
+        out = [m for m in _t_boxes("t_deltas") if m.label not in ("NaN", "inf")]
+        return [*out, *_row_mutations(_t_rows_set)]
     if kind.startswith("vec_"):
         return _np_vector(kind[4:])
     if kind in _SCALAR_MUTATIONS:
@@ -756,6 +801,10 @@ def classify(spec: Spec, arg: str, mutation: Mutation, kwargs: dict, reference) 
     if elapsed > DEADLINE_S:
         return Outcome("slow", f"{elapsed:.1f} s")
     path_kind = spec.args[arg].kind.startswith(("path", "dir"))
+    if mutation.expect == "type error":
+        if isinstance(error, TypeError):
+            return Outcome("ok")
+        return Outcome("silent" if error is None else "crash", repr(error)[:300])
     if mutation.expect == "defined":  # an edge case: a result, or an error of the right type
         if error is None or isinstance(error, ValueError | TypeError):
             return Outcome("ok")
@@ -893,8 +942,8 @@ def _core_specs(tmp: Path) -> list[Spec]:
     )
     loss_args = {
         "cls_logits": _a("vec_finite", _LOGITS),
-        "box_deltas": _a("rows", _LOSS_DELTAS),
-        "box_targets": _a("rows", _LOSS_TARGETS),
+        "box_deltas": _a("loss_rows", _LOSS_DELTAS),
+        "box_targets": _a("loss_rows", _LOSS_TARGETS),
         "labels": _a("vec_labels", _LABELS),
     }
     hyper = {"alpha": _a("real", 0.25), "gamma": _a("nonneg", 2.0), "beta": _a("nonneg", 0.1)}
@@ -1472,8 +1521,8 @@ def _torch_specs(tmp: Path) -> list[Spec]:
 
     loss_args = {
         "cls_logits": _a("tvec_finite", lambda tmp: _t(_LOGITS)),
-        "box_deltas": _a("t_deltas", lambda tmp: _t(_LOSS_DELTAS)),
-        "box_targets": _a("t_deltas", lambda tmp: _t(_LOSS_TARGETS)),
+        "box_deltas": _a("t_loss_rows", lambda tmp: _t(_LOSS_DELTAS)),
+        "box_targets": _a("t_loss_rows", lambda tmp: _t(_LOSS_TARGETS)),
         "labels": _a("tvec_labels", lambda tmp: torch.tensor(_LABELS)),
     }
     hyper = {"alpha": _a("real", 0.25), "gamma": _a("nonneg", 2.0), "beta": _a("nonneg", 0.1)}
