@@ -137,7 +137,7 @@ def _is_png(path) -> bool:
 def test_anchors_command_prints_writes_json_and_png(gt_files, tmp_path, capsys):
     txt, _ = gt_files
     out_json, out_png = tmp_path / "fig1.json", tmp_path / "fig1.png"
-    argv = ["anchors", "--gt", str(txt), "--scales", "0.5,1", "--quiet"]
+    argv = ["anchors", "--gt", str(txt), "--scales", "0.5,1", "--no-progress"]
     assert main([*argv, "--json", str(out_json), "--png", str(out_png)]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -169,20 +169,20 @@ def test_anchors_command_prints_writes_json_and_png(gt_files, tmp_path, capsys):
 )
 def test_anchors_command_bad_arguments_exit_2(gt_files, capsys, extra, message):
     txt, _ = gt_files
-    assert main(["anchors", "--gt", str(txt), "--quiet", *extra]) == 2
+    assert main(["anchors", "--gt", str(txt), "--no-progress", *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hambox anchors: error:") and message in err
 
 
 def test_anchors_command_missing_gt_exit_2(tmp_path, capsys):
-    assert main(["anchors", "--gt", str(tmp_path / "missing"), "--quiet"]) == 2
+    assert main(["anchors", "--gt", str(tmp_path / "missing"), "--no-progress"]) == 2
     assert "missing" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not REAL_GT.is_dir(), reason="the official WIDER FACE val .mat files")
 def test_real_ground_truth_numbers_in_the_docs(capsys):
     """Two rows of the table in docs/guide/analysis.rst, recomputed from the official files."""
-    assert main(["anchors", "--gt", str(REAL_GT), "--scales", "0.68,1.0", "--quiet"]) == 0
+    assert main(["anchors", "--gt", str(REAL_GT), "--scales", "0.68,1.0", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "3226 images, 39697 faces (11 of zero or negative size left out)" in out
     assert "  0.68         4.460         92.22%" in out
@@ -358,7 +358,7 @@ def test_analyze_command(tiny, tmp_path, capsys):
     )
     out_json, out_png = tmp_path / "fig2.json", tmp_path / "fig2.png"
     argv = ["analyze", "--weights", str(ckpt), "--data", str(root), "--score-thr", "0"]
-    assert main([*argv, "--quiet", "--json", str(out_json), "--png", str(out_png)]) == 0
+    assert main([*argv, "--no-progress", "--json", str(out_json), "--png", str(out_png)]) == 0
     out = capsys.readouterr().out
     assert "(a) correct predictions from anchors matched at step one (IoU >= 0.35)" in out
     payload = json.loads(out_json.read_text())
@@ -375,7 +375,7 @@ def test_analyze_command_refuses_a_foreign_checkpoint(tiny, tmp_path, capsys):
     root, _, _ = tiny
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
-    assert main(["analyze", "--weights", str(foreign), "--data", str(root), "--quiet"]) == 2
+    assert main(["analyze", "--weights", str(foreign), "--data", str(root), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hambox analyze: error:") and "not a hambox checkpoint" in err
     assert main(["analyze", "--weights", str(foreign), "--data", str(tmp_path / "no")]) == 2
