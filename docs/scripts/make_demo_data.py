@@ -16,7 +16,7 @@ another root) measures, with the code of this tree:
 * the detections (score >= 0.3) of a few validation images, :data:`SAMPLE_IMAGES`;
 * the paper's Fig. 2 measurements (:func:`hambox_torch.analysis.analyze_detector`, score 0.5).
 
-About 5 minutes on an idle 2-core machine (20 on the shared development machine, 2026-12-01).
+About 20 minutes on the shared 2-core development machine (2026-12-01, other jobs running).
 """
 
 from __future__ import annotations
