@@ -29,11 +29,11 @@ import tempfile
 import time
 
 import numpy as np
+
+from hambox_core import AnchorGenerator, DMSMatcher, HAMBoxMatcher, NAMSMatcher, SMSMatcher
 from hambox_core._candidates import build_box_index, tether_boxes
 from hambox_core.grids import find_grids_kernel
 from hambox_core.validation import as_boxes
-
-from hambox_core import AnchorGenerator, DMSMatcher, HAMBoxMatcher, NAMSMatcher, SMSMatcher
 
 IMAGE = 640
 FACES = (10, 100, 1000)

@@ -7,13 +7,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hambox_core.grids import CX, CY, DEV, FH, FW, NSHAPE, SHAPE, START, SX, SY, H, W, find_grids
-from hambox_core.validation import ALL_ROWS, first_invalid_box
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import anchor_arrays, torchvision_grid_anchors
 
 from hambox_core import AnchorGenerator
+from hambox_core.grids import CX, CY, DEV, FH, FW, NSHAPE, SHAPE, START, SX, SY, H, W, find_grids
+from hambox_core.validation import ALL_ROWS, first_invalid_box
 
 
 def covered(grids) -> np.ndarray:

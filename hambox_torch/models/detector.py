@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
+from torch import nn
+
 from hambox_core.anchors import AnchorGenerator as CoreAnchorGenerator
 from hambox_core.validation import check_positive_int
 from hambox_torch.anchors import AnchorGenerator
-from torch import nn
 
 from .backbones import build_backbone
 from .heads import DetectionHead
