@@ -305,7 +305,7 @@ def test_analysis_agrees_with_a_slow_reference(tiny):
     assert isinstance(result, DetectorAnalysis)
     ref_iou, ref_matched = _reference(model, root, MINING, LOOSE)
     assert result.images == 3 and result.unreadable == ()
-    assert result.correct == len(ref_iou) >= 5
+    assert result.correct == len(ref_iou) >= 3  # a random model: a few boxes land on faces
     np.testing.assert_allclose(result.anchor_iou, ref_iou, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(result.step_one_matched, ref_matched)
     assert 0 < ref_matched.sum() < len(ref_matched)  # both kinds occur: the test can fail
@@ -372,13 +372,18 @@ def test_analyze_command(tiny, tmp_path, capsys):
 
 
 def test_analyze_command_refuses_a_foreign_checkpoint(tiny, tmp_path, capsys):
-    root, _, _ = tiny
+    root, cfg, model = tiny
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
     assert main(["analyze", "--weights", str(foreign), "--data", str(root), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hambox analyze: error:") and "not a hambox checkpoint" in err
-    assert main(["analyze", "--weights", str(foreign), "--data", str(tmp_path / "no")]) == 2
+    from hambox_torch.recipe.checkpoint import save_checkpoint
+    from hambox_torch.recipe.config import config_to_dict
+
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, model=model, optimizer=None, iteration=0, config=config_to_dict(cfg))
+    assert main(["analyze", "--weights", str(good), "--data", str(tmp_path / "no")]) == 2
     assert "--data" in capsys.readouterr().err
     argv = ["analyze", "--weights", str(foreign), "--data", str(root), "--device"]
     assert main([*argv, "nonsense"]) == 2
