@@ -100,7 +100,8 @@ def _widerface(args) -> int:
     if args.plot:
         from .plots import plot_widerface_pr
 
-        plot_widerface_pr(curves, name=args.name, path=args.plot)
+        title = f"{args.pred}: {len(gt)} images, {args.semantics} evaluation"
+        plot_widerface_pr(curves, name=args.name, title=title, path=args.plot)
         print(f"PR curves saved to {args.plot}")
     if args.breakdown:
         result = breakdown_matched(matched)

@@ -123,7 +123,7 @@ def run(args) -> int:
             file=sys.stderr,
         )
     if args.png:
-        result.figure(args.png)
+        result.figure(args.png, training=_training_diagnostics(args.weights))
         print(f"wrote {args.png}")
     if args.json:
         payload = {"weights": str(args.weights), "config": cfg.name, **result.to_dict()}
@@ -132,3 +132,26 @@ def run(args) -> int:
             f.write("\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def _training_diagnostics(weights):
+    """The ``hq_unmatched_share`` curve of the run the checkpoint came from (its
+    ``metrics.jsonl`` beside it), for panel (c); ``None`` when there is none."""
+    import json
+    import math
+    from pathlib import Path
+
+    path = Path(weights).parent / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    curve: dict[str, list] = {"iteration": [], "hq_unmatched_share": []}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:  # a line cut off by a kill: skip it
+            continue
+        value = row.get("hq_unmatched_share") if row.get("kind") == "diagnostics" else None
+        if isinstance(value, int | float) and math.isfinite(value):
+            curve["iteration"].append(row["iteration"])
+            curve["hq_unmatched_share"].append(value)
+    return curve if curve["iteration"] else None

@@ -474,7 +474,12 @@ def run(args: argparse.Namespace) -> int:
             rows[(found.event, found.name)] = wider_rows(det.boxes, det.scores)
             if args.draw:
                 (out / found.event).mkdir(parents=True, exist_ok=True)
-                _draw(pix, det, args.draw_thr, out / found.event / f"{found.name}{DRAWN_SUFFIX}")
+                title = (
+                    f"{found.path.name} | {Path(args.weights).name}, protocol "
+                    f"{detector.protocol.name}"
+                )
+                path = out / found.event / f"{found.name}{DRAWN_SUFFIX}"
+                _draw(pix, det, args.draw_thr, path, title=title)
         if rows:
             wider_eval.write_predictions(out, rows)
         bar.update(len(batch))

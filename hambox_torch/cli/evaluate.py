@@ -183,7 +183,12 @@ def run(args: argparse.Namespace) -> int:
         gt = wider_eval.load_ground_truth(gt_dir)
         gt = gt.head(len(preds))
         name = detector.config_name or "hambox"
-        plot_widerface_pr(wider_eval.pr_curves(preds, gt), name=name, path=args.plot)
+        title = (
+            f"{Path(args.weights).name}: protocol {detector.protocol.name}, "
+            f"{image_dir.parents[1].name}, {len(preds)} val images"
+        )
+        curves = wider_eval.pr_curves(preds, gt)
+        plot_widerface_pr(curves, name=name, title=title, path=args.plot)
         print(f"PR curves -> {args.plot}")
     if args.breakdown is not None:
         _breakdown(args.breakdown, preds, gt_dir, detector.config_name or "hambox")
