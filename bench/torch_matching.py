@@ -9,11 +9,20 @@ against the standard focal loss on the same B x A anchors. CPU runs are single-t
 N interleaved rounds.
 
 Run: ``.venv/bin/python bench/torch_matching.py [--batch 8] [--faces 100] [--device cpu]``.
+
+``--huge`` measures instead the bounds on huge inputs: one 1536 x 1536 image (196,560 anchors)
+with 5,000 faces matched by the torch SMS, NAMS and HAMBox matchers and by the core's, and
+``box_vote`` of 20,000 scattered boxes; each case runs once in a fresh process, which reports
+its time and its peak memory above the process's size before the call.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -79,14 +88,93 @@ def best_time(cases, rounds, sync):
     return best
 
 
+HUGE_CASES = (
+    "hambox_torch SMS",
+    "hambox_torch NAMS",
+    "hambox_torch HAMBox",
+    "hambox_core SMS",
+    "hambox_core NAMS",
+    "hambox_core HAMBox",
+    "hambox_torch box_vote",
+)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def huge_case(name: str, device: str) -> None:
+    """One case of ``--huge``, in this process: prints ``seconds peak_MB result``."""
+    dev = torch.device(device)
+    rng = np.random.default_rng(0)
+    if name.endswith("box_vote"):
+        from hambox_torch.inference.protocols import box_vote
+
+        xy = rng.uniform(0, 2000, (20000, 2))
+        boxes = torch.from_numpy(np.concatenate([xy, xy + rng.uniform(4, 64, (20000, 2))], 1))
+        scores = torch.from_numpy(rng.random(20000))
+        base = _rss_mb()
+        t0 = time.perf_counter()
+        out = box_vote(boxes.float().to(dev), scores.float().to(dev), keep_singletons=True)
+        result = len(out[0])
+    else:
+        anchors_np = hambox_core.AnchorGenerator().grid_anchors((1536, 1536))
+        s = np.exp(rng.uniform(np.log(6), np.log(400), 5000))
+        x, y = rng.uniform(0, 1536 - s), rng.uniform(0, 1536 - s)
+        faces_np = np.stack([x, y, x + s, y + s], 1).astype(np.float32)
+        pred_np = predictions(rng, anchors_np, faces_np)
+        strategy = name.split()[1]
+        if name.startswith("hambox_torch"):
+            matcher = getattr(tm, f"{strategy}Matcher")()
+            anchors = torch.from_numpy(anchors_np).to(dev)
+            faces = torch.from_numpy(faces_np)[None].to(dev)
+            pred = torch.from_numpy(pred_np)[None].to(dev)
+            valid = torch.ones(1, 5000, dtype=torch.bool, device=dev)
+            base = _rss_mb()
+            t0 = time.perf_counter()
+            result = int(matcher(anchors, faces, valid, pred).labels.eq(1).sum())
+        else:
+            matcher = getattr(hambox_core, f"{strategy}Matcher")()
+            matcher(anchors_np[:8], faces_np[:1], pred_boxes=pred_np[:8])  # compile / load
+            base = _rss_mb()
+            t0 = time.perf_counter()
+            result = matcher(anchors_np, faces_np, pred_boxes=pred_np).num_positive
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    print(f"{seconds:.3f} {max(peak, 0.0):.0f} {result}")
+
+
+def huge(device: str) -> None:
+    print(f"huge inputs, {device}, 1 thread; each case once, in a fresh process")
+    print("| case | input | time | peak memory above the process | positives / boxes out |")
+    print("|---|---|---:|---:|---:|")
+    for name in HUGE_CASES:
+        out = subprocess.run(
+            [sys.executable, __file__, "--huge-case", name, "--device", device],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        seconds, peak, result = float(out[0]), int(out[1]), int(out[2])
+        what = "20,000 boxes" if name.endswith("box_vote") else "5,000 faces, 196,560 anchors"
+        print(f"| {name} | {what} | {seconds:.2f} s | {peak} MB | {result:,} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--faces", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--huge", action="store_true", help="the bounds on huge inputs")
+    parser.add_argument("--huge-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.huge_case:
+        return huge_case(args.huge_case, args.device)
+    if args.huge:
+        return huge(args.device)
     from torchvision.models.detection._utils import Matcher
     from torchvision.ops import box_iou
 

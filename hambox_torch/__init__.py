@@ -10,7 +10,8 @@ The package is layered; each layer imports only the layers above it in this list
 
 1. operations — :mod:`~hambox_torch.boxes`, :mod:`~hambox_torch.anchors`,
    :mod:`~hambox_torch.matching`, :mod:`~hambox_torch.losses`,
-   :mod:`~hambox_torch.postprocess` (and :mod:`~hambox_torch.progress`);
+   :mod:`~hambox_torch.postprocess` (and :mod:`~hambox_torch.progress`), which check their
+   inputs with the core's rules through :mod:`~hambox_torch.validation`;
 2. :mod:`~hambox_torch.models` (the detector) and :mod:`~hambox_torch.data` (datasets,
    transforms, batching, the embedded demo set);
 3. :mod:`~hambox_torch.recipe` — typed config, checkpoints, builders;

@@ -3,8 +3,12 @@
 
 ``matcher(anchors (A, 4), gt_boxes (B, G, 4), gt_valid (B, G) bool, pred_boxes=None) ->
 MatchResult`` with every field gaining a leading batch dimension. Padded faces
-(``gt_valid`` False) never match. Everything stays on the inputs' device and there is no loop
-over images or individual faces. IoUs are computed in float32 in the core's order of
+(``gt_valid`` False) never match, whatever their values (NaN included). Everything stays on the
+inputs' device and there is no loop over images or individual faces. Inputs are checked with
+the core's rules and messages first (see :mod:`hambox_torch.validation`): float32 tensors of the
+documented shapes on one device, valid boxes (finite, ``x1 >= x0``, ``y1 >= y0``) for the
+anchors, the real faces, the predicted boxes and the real ignore regions — one read from the
+device for all of them. IoUs are computed in float32 in the core's order of
 operations, and ties are broken as the core breaks them (lowest face index per anchor, lowest
 anchor index per face, a later face wins a contested DMS anchor, an earlier face keeps an anchor
 it compensated), so the discrete outputs equal the core's exactly.
@@ -26,10 +30,31 @@ is quadrupled and the step repeated.
 The price of exactness: a greedy selection in face order is inherently sequential (no fixed
 number of parallel rounds solves every input), so the number of rounds depends on the data.
 The NAMS and HAMBox matchers therefore read one boolean per round back from the device
-(``torch.equal``) — typically two per call. SMS and DMS never synchronise with the host.
+(``torch.equal``) — typically two per call.
 
-Memory: IoU tensors (B, A, C) are formed in chunks of C faces sized so that one chunk holds
-about ``2**26`` elements; the chunk count depends only on the shapes.
+Which pairs are computed: spatial tiles
+---------------------------------------
+No (B, A, G) IoU tensor is formed. The boxes (the anchors; for HAMBox's second step each
+image's predicted boxes) are sorted by size class (the power of two of their larger side),
+then by rows of that size, then by ``x0``, and cut into tiles of 128 (any input order gives
+compact tiles). A face is paired with the tiles whose bounding box it overlaps with positive
+width and height — every box with a positive intersection lies in one (float32 ``min`` and
+``max`` are exact, the subtraction monotone) — and, where a strategy's result cannot depend on
+IoUs below a floor (``neg_iou_thr`` for step one, ``min(neg_iou_thr, low_iou_thr)`` for NAMS,
+``min(online_iou_thr, high_quality_iou_thr)`` for HAMBox's predicted boxes; 0 for DMS, whose
+unmatched faces take their best anchor however low), with the tiles where some box's area is
+close enough to the face's to reach the floor (IoU <= smaller area / larger area, checked in
+float64 with a margin). IoUs are computed exactly (the core's float32 operations) for the boxes
+of the paired tiles only; a pair that is not computed has IoU 0 or below the floor, which the
+initial values of the maxima stand for, so every output equals the dense computation's.
+
+Cost: time and memory proportional to the paired tiles' boxes, not to A x G: 5,000 faces on
+196,560 anchors (one 1536 x 1536 image) take 2.5 s and 255 MB on one CPU thread for HAMBox,
+1.6 s and 207 MB for SMS (the dense form: 127 s and 2.1 GB, 54 s and 1.5 GB; the core: a few
+tenths of a second; ``bench/torch_matching.py --huge``). Values are computed in chunks of
+``2**21`` (pairs x tile length), which bounds every temporary. Host synchronisations: one for
+the input checks, one per chunk of faces for the number of pairs (``nonzero``) and, for NAMS
+and HAMBox, one per chunk for the candidates and one per selection round.
 
 Ignore regions (``gt_ignore``, padded per image with ``ignore_valid``) follow the core's rule.
 """
@@ -47,7 +72,12 @@ from .validation import ValueChecks, check_shape, same_device, tensor_arg
 
 __all__ = ["DMSMatcher", "HAMBoxMatcher", "MatchResult", "NAMSMatcher", "SMSMatcher"]
 
-_CHUNK_ELEMENTS = 2**26
+# Values (pairs x tile length) computed per chunk; bounds the memory of every pass.
+_CHUNK_ELEMENTS = 2**21
+# Boxes per spatial tile.
+_TILE = 128
+# Relative margin of the IoU bound that prunes tiles (float32 IoUs are within 1e-6 of exact).
+_BOUND_MARGIN = 1e-4
 # Anchor indices live in the low 32 bits of a sort key (see _candidate_table).
 _INDEX_BITS = 32
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
@@ -130,10 +160,124 @@ def _check_ignore(gt_ignore, ignore_valid, anchors, gt_boxes):
     return ignore_valid
 
 
-def _face_chunks(num_images: int, num_anchors: int, num_gt: int):
-    """Slices of faces whose (B, A, C) IoU tensor holds about ``_CHUNK_ELEMENTS`` elements."""
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, num_images * num_anchors))
-    return [slice(s, min(s + chunk, num_gt)) for s in range(0, num_gt, chunk)]
+# --- spatial tiles: which (box, face) pairs can overlap ------------------------------------------
+
+
+@dataclass
+class _Tiles:
+    """Boxes sorted into spatially coherent tiles of ``_TILE`` boxes.
+
+    ``index`` (Bt, nT, T) int64 is each slot's original box index (-1 for padding slots),
+    ``boxes`` (Bt, nT, T, 4) the sorted boxes (padding slots repeat a real box of the tile),
+    ``bounds`` (Bt, nT, 4) each tile's bounding box, ``areas`` (Bt, nT, 2) float64 the least
+    and largest box area in the tile. ``Bt`` is 1 for the anchors shared by a batch, ``B``
+    for per-image boxes (predicted boxes).
+    """
+
+    index: torch.Tensor
+    boxes: torch.Tensor
+    bounds: torch.Tensor
+    areas: torch.Tensor
+
+
+def _tiles(boxes: torch.Tensor) -> _Tiles:
+    """Tiles of ``boxes`` (Bt, A, 4), A > 0: sorted by size class (powers of two of the larger
+    side), then by rows of that size, then by x0, so that a tile covers a compact region
+    whatever order the boxes came in. The order only affects speed: every overlapping pair is
+    found whatever it is, and ties are broken by original indices."""
+    num_sets, num_boxes = boxes.shape[:2]
+    w = boxes[..., 2] - boxes[..., 0]
+    h = boxes[..., 3] - boxes[..., 1]
+    side = torch.maximum(w, h).clamp(min=1.0)
+    size_class = torch.floor(torch.log2(side))
+    row = torch.floor(boxes[..., 1] / torch.exp2(size_class))
+    order = torch.argsort(boxes[..., 0], dim=1, stable=True)
+    for key in (row, size_class):  # stable sorts: the last key is the major one
+        order = order.gather(1, torch.argsort(key.gather(1, order), dim=1, stable=True))
+    tail = (-num_boxes) % _TILE
+    if tail:  # pad with the last box of the last tile (it cannot widen the tile's bounds)
+        order = torch.cat([order, order[:, -1:].expand(num_sets, tail)], dim=1)
+    num_tiles = order.shape[1] // _TILE
+    index = order.clone()
+    if tail:
+        index[:, num_boxes:] = -1
+    sorted_boxes = boxes.gather(1, order.unsqueeze(-1).expand(-1, -1, 4))
+    sorted_boxes = sorted_boxes.view(num_sets, num_tiles, _TILE, 4)
+    bounds = torch.cat(
+        [sorted_boxes[..., :2].amin(dim=2), sorted_boxes[..., 2:].amax(dim=2)], dim=-1
+    )
+    area = _area64(sorted_boxes)
+    areas = torch.stack([area.amin(dim=2), area.amax(dim=2)], dim=-1)
+    return _Tiles(index.view(num_sets, num_tiles, _TILE), sorted_boxes, bounds, areas)
+
+
+def _area64(boxes: torch.Tensor) -> torch.Tensor:
+    b = boxes.double()
+    return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+
+
+def _overlapping(tiles: _Tiles, faces: torch.Tensor, face_valid: torch.Tensor, floor=0.0):
+    """``(image, face, tile)`` index tensors of the real faces (B, G, 4) whose intersection
+    with a tile's bounding box has positive width and height: every box with a positive
+    intersection with a face lies in such a tile (float32 ``min`` / ``max`` are exact and the
+    subtraction is monotone). With ``floor > 0``, also leaves out the tiles where no box can
+    reach an IoU of ``floor`` with the face: IoU <= min(area) / max(area), bounded per tile
+    from its least and largest area in float64 with a margin far above float32's rounding.
+    Reads the pair count from the device (one synchronisation)."""
+    num_images, num_gt = face_valid.shape
+    num_tiles = tiles.bounds.shape[1]
+    bounds = tiles.bounds.unsqueeze(1)  # (Bt, 1, nT, 4)
+    lo_area, hi_area = tiles.areas.unsqueeze(1).unbind(-1)  # (Bt, 1, nT) each
+    parts = []
+    step = max(1, _CHUNK_ELEMENTS // max(1, num_images * num_tiles))
+    for lo in range(0, num_gt, step):
+        f = faces[:, lo : lo + step].unsqueeze(2)  # (B, C, 1, 4)
+        iw = torch.minimum(f[..., 2], bounds[..., 2]) - torch.maximum(f[..., 0], bounds[..., 0])
+        ih = torch.minimum(f[..., 3], bounds[..., 3]) - torch.maximum(f[..., 1], bounds[..., 1])
+        hit = (iw > 0) & (ih > 0) & face_valid[:, lo : lo + step, None]
+        if floor > 0:
+            area = _area64(f)  # (B, C, 1)
+            ratio = torch.where(
+                area < lo_area, area / lo_area, torch.where(area > hi_area, hi_area / area, 1.0)
+            )
+            hit &= ratio * (1 + _BOUND_MARGIN) >= floor
+        b, g, t = torch.nonzero(hit, as_tuple=True)
+        parts.append((b, g + lo, t))
+    return tuple(torch.cat(p) for p in zip(*parts, strict=True))
+
+
+def _pair_chunks(tiles: _Tiles, faces: torch.Tensor, pairs, value_fn):
+    """Per chunk of overlapping (image, face, tile) pairs: ``(image (C,), face (C,), box index
+    (C, T) with -1 for padding, values (C, T))`` with ``value_fn(tile boxes (C, T, 4), faces
+    (C, 1, 4)) -> (C, T, 1)``; a chunk holds about ``_CHUNK_ELEMENTS`` values."""
+    b, g, t = pairs
+    shared = tiles.boxes.shape[0] == 1
+    rows = max(1, _CHUNK_ELEMENTS // _TILE)
+    for lo in range(0, b.shape[0], rows):
+        cb, cg, ct = b[lo : lo + rows], g[lo : lo + rows], t[lo : lo + rows]
+        tb = torch.zeros_like(cb) if shared else cb
+        values = value_fn(tiles.boxes[tb, ct], faces[cb, cg].unsqueeze(1))[..., 0]
+        yield cb, cg, tiles.index[tb, ct], values
+
+
+def _value_key(values: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """int64 keys ordering by value (non-negative float32) and then by ``code`` (< 2**32)."""
+    return (values.contiguous().view(torch.int32).to(torch.int64) << _INDEX_BITS) | code
+
+
+def _key_value(key: torch.Tensor) -> torch.Tensor:
+    return (key >> _INDEX_BITS).to(torch.int32).view(torch.float32)
+
+
+def _iou(boxes, faces):
+    return box_iou(boxes, faces, check=False)
+
+
+def _ioa(boxes, regions):
+    return box_ioa(boxes, regions, check=False)
+
+
+# --- step one ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -144,27 +288,65 @@ class _StepOne:
     num_matched: torch.Tensor  # (B, G) int64
     face_best: torch.Tensor  # (B, G) float32, each face's max anchor IoU (-1 for padding)
     face_arg: torch.Tensor  # (B, G) int64, its first arg-max anchor
+    tiles: _Tiles | None  # the anchors' tiles
+    pairs: tuple | None  # the (image, face, tile) pairs that can overlap
 
 
-def _step_one(anchors, gt_boxes, gt_valid, pos32, neg32) -> _StepOne:
-    num_images, num_gt = gt_boxes.shape[:2]
+def _step_one(anchors, gt_boxes, gt_valid, pos32, neg32, floor: float) -> _StepOne:
+    """Each anchor's best face (lowest index on ties), each face's best anchor (lowest index on
+    ties), from the overlapping pairs only: a pair that does not overlap has IoU 0, which the
+    initial keys stand for (an anchor without overlap has IoU 0 with the first real face; a
+    face without overlap has its maximum 0 at anchor 0), exactly as the dense maxima.
+
+    With ``floor > 0`` the pairs that cannot reach an IoU of ``floor`` are left out as well:
+    ``floor`` is at most ``neg_iou_thr``, so the labels, matched faces and quality stay exact
+    (an anchor whose best pair was left out is background either way), but the faces' maxima
+    then cover only the pairs kept (DMS, which needs them, uses ``floor = 0``)."""
+    num_images, num_gt = gt_valid.shape
     num_anchors = anchors.shape[0]
     device = anchors.device
-    # Running best face per anchor over chunks of faces (strict > keeps the earlier face on
-    # ties, and torch.max returns the first maximum inside a chunk).
-    best = torch.full((num_images, num_anchors), -1.0, dtype=torch.float32, device=device)
-    best_g = torch.zeros((num_images, num_anchors), dtype=torch.int64, device=device)
-    face_best = torch.full((num_images, num_gt), -1.0, dtype=torch.float32, device=device)
-    face_arg = torch.zeros((num_images, num_gt), dtype=torch.int64, device=device)
+    gt_index = torch.arange(num_gt, device=device)
+    any_valid = gt_valid.any(dim=1, keepdim=True)
+    # The first real face (num_gt where none; the padded column keeps amin defined for G = 0).
+    first_valid = torch.cat(
+        [
+            torch.where(gt_valid, gt_index, num_gt),
+            gt_valid.new_full((num_images, 1), num_gt, dtype=torch.int64),
+        ],
+        dim=1,
+    ).amin(dim=1, keepdim=True)
+    # Per anchor (column num_anchors collects padding slots): key of (IoU, -face).
+    anchor_key = torch.where(any_valid, _INDEX_MASK - first_valid, -1).expand(
+        num_images, num_anchors + 1
+    )
+    anchor_key = anchor_key.contiguous()
+    # Per face: value 0 at anchor 0 for real faces, -1 for padding.
+    face_key = torch.where(gt_valid, _INDEX_MASK, -1).contiguous()
+    tiles = pairs = None
+    if num_anchors and num_gt:
+        tiles = _tiles(anchors.unsqueeze(0))
+        pairs = _overlapping(tiles, gt_boxes, gt_valid, floor)
+        for b, g, index, iou in _pair_chunks(tiles, gt_boxes, pairs, _iou):
+            slot = torch.where(index >= 0, index, num_anchors)
+            by_anchor = _value_key(iou, (_INDEX_MASK - g)[:, None].expand_as(slot))
+            anchor_key.view(-1).scatter_reduce_(
+                0,
+                (b[:, None] * (num_anchors + 1) + slot).reshape(-1),
+                by_anchor.reshape(-1),
+                reduce="amax",
+            )
+            by_face = torch.where(index >= 0, _value_key(iou, _INDEX_MASK - slot), -1)
+            face_key.view(-1).scatter_reduce_(0, b * num_gt + g, by_face.amax(dim=1), reduce="amax")
+    anchor_key = anchor_key[:, :num_anchors]
+    has = anchor_key >= 0
+    best = torch.where(has, _key_value(anchor_key), -1.0)
+    best_g = torch.where(has, _INDEX_MASK - (anchor_key & _INDEX_MASK), 0)
     if num_anchors:
-        for sl in _face_chunks(num_images, num_anchors, num_gt):
-            iou = box_iou(anchors.unsqueeze(0), gt_boxes[:, sl], check=False)  # (B, A, C)
-            iou = iou.masked_fill(~gt_valid[:, None, sl], -1.0)
-            cmax, carg = iou.max(dim=2)
-            better = cmax > best
-            best = torch.where(better, cmax, best)
-            best_g = torch.where(better, carg + sl.start, best_g)
-            face_best[:, sl], face_arg[:, sl] = iou.max(dim=1)
+        face_best = torch.where(face_key >= 0, _key_value(face_key), -1.0)
+        face_arg = torch.where(face_key >= 0, _INDEX_MASK - (face_key & _INDEX_MASK), 0)
+    else:
+        face_best = torch.full((num_images, num_gt), -1.0, dtype=torch.float32, device=device)
+        face_arg = torch.zeros((num_images, num_gt), dtype=torch.int64, device=device)
     positive = best >= pos32
     labels = torch.where(
         positive,
@@ -176,49 +358,86 @@ def _step_one(anchors, gt_boxes, gt_valid, pos32, neg32) -> _StepOne:
     slot = torch.where(positive, best_g, num_gt)  # column num_gt collects non-positives
     counts = torch.zeros((num_images, num_gt + 1), dtype=torch.int64, device=device)
     counts.scatter_add_(1, slot, torch.ones_like(slot))
-    return _StepOne(labels, matched, quality, counts[:, :num_gt], face_best, face_arg)
+    return _StepOne(labels, matched, quality, counts[:, :num_gt], face_best, face_arg, tiles, pairs)
 
 
-def _covered(anchors, regions, region_valid, ioa_thr: float) -> torch.Tensor:
+def _covered(anchors, tiles, regions, region_valid, ioa_thr: float) -> torch.Tensor:
     """(B, A) bool: anchors that some valid region covers for at least ``ioa_thr`` of their
-    area (float32 IoA against the float32 threshold, as the core)."""
-    num_images, num_regions = regions.shape[:2]
+    area (float32 IoA against the float32 threshold, as the core). Only overlapping pairs can
+    have IoA > 0; a threshold of 0 covers every anchor of an image with a region."""
+    num_images = regions.shape[0]
+    num_anchors = anchors.shape[0]
     thr32 = torch.tensor(ioa_thr, dtype=torch.float32, device=anchors.device)
-    covered = torch.zeros((num_images, anchors.shape[0]), dtype=torch.bool, device=anchors.device)
-    for sl in _face_chunks(num_images, anchors.shape[0], num_regions):
-        ioa = box_ioa(anchors.unsqueeze(0), regions[:, sl], check=False)  # (B, A, C)
-        covered |= ((ioa >= thr32) & region_valid[:, None, sl]).any(dim=2)
-    return covered
+    if tiles is None and num_anchors:
+        tiles = _tiles(anchors.unsqueeze(0))
+    if ioa_thr <= 0:
+        return region_valid.any(dim=1, keepdim=True).expand(num_images, num_anchors)
+    covered = torch.zeros(num_images * (num_anchors + 1), dtype=torch.int8, device=anchors.device)
+    if num_anchors and regions.shape[1]:
+        pairs = _overlapping(tiles, regions, region_valid)
+        for b, _, index, ioa in _pair_chunks(tiles, regions, pairs, _ioa):
+            slot = torch.where(index >= 0, index, num_anchors)
+            hit = (ioa >= thr32).to(torch.int8)
+            covered.scatter_reduce_(
+                0,
+                (b[:, None] * (num_anchors + 1) + slot).reshape(-1),
+                hit.reshape(-1),
+                reduce="amax",
+            )
+    return covered.view(num_images, num_anchors + 1)[:, :num_anchors].bool()
 
 
-def _candidate_table(values_of, excluded, thr32, gt_valid, length, num_anchors, on_chunk=None):
-    """Each face's best ``length`` candidates: anchors not ``excluded`` with value > ``thr32``.
+# --- the second step of NAMS and HAMBox -------------------------------------------------------
 
-    ``values_of(sl)`` gives the (B, A, C) float32 values (IoUs, all >= 0 for valid faces) of the
-    faces in slice ``sl``. Candidates are ordered by value descending, then anchor index
-    ascending: the key ``(value bits << 32) | (2**32 - 1 - anchor)`` is unique per anchor and,
-    as IEEE bits of non-negative floats order like the floats, sorts in exactly that order.
 
-    Returns ``(index, value, ok)``, each (B, G, L): anchor index (``num_anchors`` where not
-    ``ok``), value, and whether the slot holds a candidate. ``on_chunk(sl, values)`` sees each
-    chunk's values (used by HAMBox for quantities needing every face's values).
-    """
-    num_images, num_gt = gt_valid.shape
-    device = gt_valid.device
-    keys = torch.full((num_images, num_gt, length), -1, dtype=torch.int64, device=device)
-    anchor_code = _INDEX_MASK - torch.arange(num_anchors, device=device)  # (A,)
-    for sl in _face_chunks(num_images, num_anchors, num_gt):
-        values = values_of(sl)
+@dataclass
+class _Candidates:
+    """Every face's candidates, grouped by face and best first: ``segment`` (P,) the face
+    (``image * G + face``) in increasing order, ``key`` (P,) the (value, -anchor) key, in
+    decreasing order within a face, ``start`` (B * G + 1,) where each face's run begins."""
+
+    segment: torch.Tensor
+    key: torch.Tensor
+    start: torch.Tensor
+
+
+def _candidates(chunks, excluded, thr32, num_images, num_gt, num_anchors, on_chunk=None):
+    """Candidates (value > ``thr32``, anchor not ``excluded``) from the overlapping pairs'
+    ``chunks`` (see :func:`_pair_chunks`); ``on_chunk(image, index, values)`` sees each chunk
+    (HAMBox's high-quality rule). Only overlapping pairs can have a value above a threshold
+    >= 0."""
+    segments, keys = [], []
+    for b, g, index, values in chunks:
         if on_chunk is not None:
-            on_chunk(sl, values)
-        usable = (values > thr32) & ~excluded[:, :, None] & gt_valid[:, None, sl]
-        key = (values.view(torch.int32).to(torch.int64) << _INDEX_BITS) | anchor_code[:, None]
-        key = torch.where(usable, key, -1)
-        keys[:, sl] = key.topk(length, dim=1).values.transpose(1, 2)
+            on_chunk(b, index, values)
+        slot = torch.where(index >= 0, index, 0)
+        usable = (index >= 0) & (values > thr32) & ~excluded[b[:, None], slot]
+        segments.append((b * num_gt + g)[:, None].expand_as(slot)[usable])
+        keys.append(_value_key(values, _INDEX_MASK - slot)[usable])
+    device = excluded.device
+    segment = torch.cat(segments) if segments else torch.zeros(0, dtype=torch.int64, device=device)
+    key = torch.cat(keys) if keys else torch.zeros(0, dtype=torch.int64, device=device)
+    order = torch.argsort(key, descending=True, stable=True)
+    order = order[torch.argsort(segment[order], stable=True)]
+    segment, key = segment[order], key[order]
+    counts = torch.bincount(segment, minlength=num_images * num_gt)
+    start = torch.zeros(num_images * num_gt + 1, dtype=torch.int64, device=device)
+    start[1:] = counts.cumsum(0)
+    return _Candidates(segment, key, start)
+
+
+def _candidate_table(cands: _Candidates, length: int, num_images, num_gt, num_anchors):
+    """Each face's best ``length`` candidates: ``(index, value, ok)``, each (B, G, L): anchor
+    index (``num_anchors`` where not ``ok``), value, and whether the slot holds one."""
+    device = cands.key.device
+    keys = torch.full((num_images * num_gt * length,), -1, dtype=torch.int64, device=device)
+    rank = torch.arange(cands.key.shape[0], device=device) - cands.start[cands.segment]
+    keep = rank < length
+    keys[cands.segment[keep] * length + rank[keep]] = cands.key[keep]
+    keys = keys.view(num_images, num_gt, length)
     ok = keys >= 0
     index = torch.where(ok, _INDEX_MASK - (keys & _INDEX_MASK), num_anchors)
-    value = (keys >> _INDEX_BITS).to(torch.int32).view(torch.float32)
-    return index, torch.where(ok, value, 0.0), ok
+    return index, torch.where(ok, _key_value(keys), 0.0), ok
 
 
 def _first_selector(index, selected, num_anchors):
@@ -258,18 +477,15 @@ def _select_in_face_order(index, ok, need, num_anchors):
     return selected, exhausted
 
 
-def _compensate(values_of, excluded, thr32, need, gt_valid, num_anchors, on_chunk=None):
+def _compensate(cands: _Candidates, need, gt_valid, num_anchors):
     """The second step of NAMS and HAMBox: (owner (B, A), value (B, A)) of compensated anchors.
 
     ``owner`` is the compensating face (``G`` where none), ``value`` its candidate value.
     """
-    num_images = gt_valid.shape[0]
+    num_images, num_gt = gt_valid.shape
     length = min(num_anchors, _INITIAL_TABLE_LENGTH)
     while True:
-        index, value, ok = _candidate_table(
-            values_of, excluded, thr32, gt_valid, length, num_anchors, on_chunk
-        )
-        on_chunk = None  # quantities over all faces are complete after the first pass
+        index, value, ok = _candidate_table(cands, length, num_images, num_gt, num_anchors)
         selected, exhausted = _select_in_face_order(index, ok, need, num_anchors)
         if length == num_anchors or not bool(exhausted):
             break
@@ -344,9 +560,9 @@ class _Matcher:
         device = anchors.device
         pos32 = torch.tensor(self.pos_iou_thr, dtype=torch.float32, device=device)
         neg32 = torch.tensor(self.neg_iou_thr, dtype=torch.float32, device=device)
-        one = _step_one(anchors, gt_boxes, gt_valid, pos32, neg32)
+        one = _step_one(anchors, gt_boxes, gt_valid, pos32, neg32, self._floor())
         if gt_ignore is not None:
-            covered = _covered(anchors, gt_ignore, ignore_valid, self.ignore_ioa_thr)
+            covered = _covered(anchors, one.tiles, gt_ignore, ignore_valid, self.ignore_ioa_thr)
             one.labels = torch.where(covered & (one.labels != 1), -1, one.labels).to(torch.int8)
         result = MatchResult(
             one.labels,
@@ -362,6 +578,10 @@ class _Matcher:
     def _check_pred(self, pred_boxes, anchors, gt_boxes) -> bool:
         """Check ``pred_boxes`` if this strategy uses them; whether it does."""
         return False
+
+    def _floor(self) -> float:
+        """The anchor IoU below which a pair cannot change this strategy's result."""
+        return self.neg_iou_thr
 
     def _no_second_step(self, result, anchors, gt_boxes, pred_boxes) -> MatchResult:
         return result
@@ -401,6 +621,9 @@ class SMSMatcher(_Matcher):
 class DMSMatcher(_Matcher):
     """Dual matching (step one, then unmatched faces take their best anchor, a later face
     winning a contested one); see :class:`hambox_core.DMSMatcher`."""
+
+    def _floor(self) -> float:
+        return 0.0  # unmatched faces take their best anchor, however low its IoU
 
     def _second_step(self, result, one, anchors, gt_boxes, gt_valid, pred_boxes) -> MatchResult:
         num_images, num_gt = gt_valid.shape
@@ -445,18 +668,17 @@ class NAMSMatcher(_Matcher):
             + super()._params_repr()
         )
 
+    def _floor(self) -> float:
+        return min(self.neg_iou_thr, self.low_iou_thr)  # the candidates reuse step one's pairs
+
     def _second_step(self, result, one, anchors, gt_boxes, gt_valid, pred_boxes) -> MatchResult:
         num_gt = gt_valid.shape[1]
+        num_images, num_anchors = result.labels.shape
         need = torch.where(gt_valid, (self.num_per_face - one.num_matched).clamp(min=0), 0)
         low32 = torch.tensor(self.low_iou_thr, dtype=torch.float32, device=anchors.device)
-        owner, value = _compensate(
-            lambda sl: box_iou(anchors.unsqueeze(0), gt_boxes[:, sl], check=False),
-            result.labels == 1,
-            low32,
-            need,
-            gt_valid,
-            anchors.shape[0],
-        )
+        chunks = _pair_chunks(one.tiles, gt_boxes, one.pairs, _iou)
+        cands = _candidates(chunks, result.labels == 1, low32, num_images, num_gt, num_anchors)
+        owner, value = _compensate(cands, need, gt_valid, num_anchors)
         return _with_compensation(result, owner, value, num_gt)
 
 
@@ -515,24 +737,34 @@ class HAMBoxMatcher(_Matcher):
             torch.where(positive, own_iou, 0.0),
             result.num_matched,
         )
+        num_images, num_anchors = positive.shape
         hq32 = torch.tensor(self.high_quality_iou_thr, dtype=torch.float32, device=device)
         online32 = torch.tensor(self.online_iou_thr, dtype=torch.float32, device=device)
-        high_quality = torch.zeros_like(positive)
+        # Predicted boxes reaching hq32 with a real face; only overlapping pairs can when
+        # hq32 > 0, every anchor of an image with a face when it is 0.
+        high_quality = torch.zeros(num_images * (num_anchors + 1), dtype=torch.int8, device=device)
 
-        def note_high_quality(sl, values):
-            hit = (values >= hq32) & gt_valid[:, None, sl]
-            high_quality.logical_or_(hit.any(dim=2))
+        def note_high_quality(b, index, values):
+            slot = torch.where(index >= 0, index, num_anchors)
+            high_quality.scatter_reduce_(
+                0,
+                (b[:, None] * (num_anchors + 1) + slot).reshape(-1),
+                (values >= hq32).to(torch.int8).reshape(-1),
+                reduce="amax",
+            )
 
-        need = torch.where(gt_valid, (self.top_k - one.num_matched).clamp(min=0), 0)
-        owner, value = _compensate(
-            lambda sl: box_iou(pred_boxes, gt_boxes[:, sl], check=False),
-            positive,
-            online32,
-            need,
-            gt_valid,
-            anchors.shape[0],
-            on_chunk=note_high_quality,
+        tiles = _tiles(pred_boxes)
+        floor = min(self.online_iou_thr, self.high_quality_iou_thr)
+        pairs = _overlapping(tiles, gt_boxes, gt_valid, floor)
+        chunks = _pair_chunks(tiles, gt_boxes, pairs, _iou)
+        cands = _candidates(
+            chunks, positive, online32, num_images, num_gt, num_anchors, note_high_quality
         )
+        high_quality = high_quality.view(num_images, num_anchors + 1)[:, :num_anchors].bool()
+        if self.high_quality_iou_thr <= 0:
+            high_quality = gt_valid.any(dim=1, keepdim=True).expand_as(high_quality)
+        need = torch.where(gt_valid, (self.top_k - one.num_matched).clamp(min=0), 0)
+        owner, value = _compensate(cands, need, gt_valid, num_anchors)
         result = _with_compensation(result, owner, value, num_gt)
         # The regression-aware ignore rule (paper 3.3): background whose predicted box is
         # already good is not pushed towards background.

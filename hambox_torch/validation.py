@@ -38,7 +38,7 @@ from hambox_core.validation import (
     range_error,
 )
 
-__all__ = ["ValueChecks", "check_shape", "same_device", "tensor_arg", "tracing"]
+__all__ = ["ValueChecks", "check_floating", "check_shape", "same_device", "tensor_arg", "tracing"]
 
 
 def tensor_arg(value, name: str) -> torch.Tensor:
@@ -134,7 +134,7 @@ class ValueChecks:
         bad = invalid_box_rows(x, allow_inverted)
         if valid is not None:
             bad = bad & valid
-        return self._add(bad, lambda i: box_error(name, _where(i), x[i].tolist()))
+        return self._add(bad, lambda i: _box_error(name, i, t, x))
 
     def finite(self, t, name: str, *, rows=None, what: str = "") -> ValueChecks:
         """Every element (every row of a 2-d ``t``; only where the mask ``rows`` is set) is
@@ -182,6 +182,13 @@ class ValueChecks:
         for failed, (bad, error) in zip(flags, checks, strict=True):
             if failed:
                 raise error(first_index(bad))
+
+
+def _box_error(name: str, index, given: torch.Tensor, checked: torch.Tensor) -> ValueError:
+    """The core's message, quoting the row as given (as a numpy row, like the core)."""
+    row = given[index].detach().cpu()
+    shown = row.numpy() if row.dtype in (torch.float16, torch.float32, torch.float64) else row
+    return box_error(name, _where(index), checked[index].tolist(), shown)
 
 
 def _shown(row: torch.Tensor):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from devices import DEVICES
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import box_arrays, predictions_for
 
@@ -291,3 +291,64 @@ def test_ignore_region_arguments_are_checked():
         tm.SMSMatcher()(
             anchors, gt, valid, gt_ignore=torch.zeros(1, 2, 4), ignore_valid=torch.ones(1, 3)
         )
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@settings(max_examples=30)
+@given(
+    batches(max_faces=12, hw_range=(24, 140)),
+    st.lists(box_arrays(max_n=3, lo=-20, hi=150, max_size=80), min_size=4, max_size=4),
+    st.sampled_from([(0.35, None, 0.5, 0.5), (0.0, None, 0.0, 0.0), (0.5, 0.3, 0.0, 1.0)]),
+    st.sampled_from([(1, 1), (3, 2**20), (7, 5)]),
+    st.randoms(use_true_random=False),
+)
+def test_tiles_find_every_overlapping_pair(device, batch, regions_per_image, thr, sizes, rnd):
+    """The spatial tiles prune only pairs without overlap: tiny, odd-sized tiles and tiny
+    chunks, anchors in a shuffled order, thresholds of 0 (where pairs without overlap matter,
+    through the initial keys) — the result is still the core's."""
+    gen, hw, faces, pred = batch
+    regions_per_image = regions_per_image[: len(faces)]
+    pos, neg, second, hq = thr
+    perm = np.arange(len(grid_anchors_np(gen, hw)))
+    rnd.shuffle(perm)
+    anchors_np = grid_anchors_np(gen, hw)[perm]
+    pred = [p[perm] for p in pred]
+    gt, valid = pad(faces)
+    regions, region_valid = pad(regions_per_image, fill=40.0)
+    pairs = [
+        (tm.SMSMatcher(pos, neg, second), hambox_core.SMSMatcher(pos, neg, second)),
+        (tm.DMSMatcher(pos, neg, second), hambox_core.DMSMatcher(pos, neg, second)),
+        (
+            tm.NAMSMatcher(3, second, pos, neg, second),
+            hambox_core.NAMSMatcher(3, second, pos, neg, second),
+        ),
+        (
+            tm.HAMBoxMatcher(pos, 3, second, hq, neg, second),
+            hambox_core.HAMBoxMatcher(pos, 3, second, hq, neg, second),
+        ),
+    ]
+    saved = tm._TILE, tm._CHUNK_ELEMENTS
+    tm._TILE, tm._CHUNK_ELEMENTS = sizes
+    try:
+        for torch_matcher, core_matcher in pairs:
+            out = torch_matcher(
+                torch.from_numpy(anchors_np).to(device),
+                gt.to(device),
+                valid.to(device),
+                torch.from_numpy(np.stack(pred)).to(device),
+                gt_ignore=regions.to(device),
+                ignore_valid=region_valid.to(device),
+            )
+            for b, f in enumerate(faces):
+                want = core_matcher(
+                    anchors_np, f, pred_boxes=pred[b], gt_ignore=regions_per_image[b]
+                )
+                for name in FIELDS:
+                    got = getattr(out, name)[b].cpu().numpy()
+                    if name == "num_matched":
+                        got = got[: len(f)]
+                    np.testing.assert_array_equal(
+                        got, getattr(want, name), err_msg=f"{torch_matcher!r}.{name}"
+                    )
+    finally:
+        tm._TILE, tm._CHUNK_ELEMENTS = saved
