@@ -389,17 +389,35 @@ def match_images(
     -------
     list of MatchResult
         One per image, in order.
+
+    Raises
+    ------
+    ValueError
+        As the matcher does, the message prefixed with ``image k:``; also if the per-image
+        sequences differ in length.
+    TypeError
+        If a per-image argument is not a sequence.
     """
-    n = len(gt_boxes_per_image)
+    n = _sequence_length(gt_boxes_per_image, "gt_boxes_per_image")
     for name, seq in (
         ("pred_boxes_per_image", pred_boxes_per_image),
         ("gt_ignore_per_image", gt_ignore_per_image),
     ):
-        if seq is not None and len(seq) != n:
+        if seq is not None and _sequence_length(seq, name) != n:
             raise ValueError(f"{name} has {len(seq)} entries for {n} images")
     results = []
     for k in range(n):
         pred = None if pred_boxes_per_image is None else pred_boxes_per_image[k]
         ignore = None if gt_ignore_per_image is None else gt_ignore_per_image[k]
-        results.append(matcher(anchors, gt_boxes_per_image[k], pred, ignore))
+        try:
+            results.append(matcher(anchors, gt_boxes_per_image[k], pred, ignore))
+        except ValueError as exc:  # say which image; the message names the argument
+            raise ValueError(f"image {k}: {exc}") from exc
     return results
+
+
+def _sequence_length(seq, name: str) -> int:
+    """``len(seq)`` of a sequence of per-image arrays, else ``TypeError`` naming it."""
+    if isinstance(seq, str) or not hasattr(seq, "__len__") or not hasattr(seq, "__getitem__"):
+        raise TypeError(f"{name} must be a sequence with one array per image, got {seq!r:.60}")
+    return len(seq)

@@ -37,6 +37,7 @@ except ImportError:  # a core-only install: the torch specs are not built
 __all__ = [
     "CORE_MODULES",
     "DEADLINE_S",
+    "KNOWN_GAPS",
     "NOT_OPERATIONS",
     "TORCH_MODULES",
     "Arg",
@@ -111,6 +112,22 @@ NOT_OPERATIONS = {
     "hambox_torch.inference.protocols.SingleScale": "takes no parameters",
     "hambox_torch.pipeline.supervision.Supervision": "result container of supervise",
     "hambox_torch.pipeline.supervision.SupervisionResult": "result container of Supervisor",
+}
+
+
+#: Mutations that still fail, outside the scope of the change that added the suite:
+#: (spec name, argument, mutation label) -> why. ``tests/test_bad_input.py`` expects them to
+#: fail (strict xfail), so an entry must go when its case is fixed.
+KNOWN_GAPS = {
+    ("hambox_core.analysis.anchor_statistics", "scales", label): (
+        "hambox_core.analysis checks each scale as 'scale' and converts with float(); "
+        "reported to the lead (issue 16), not in this change's files"
+    )
+    for label in ("strings", "None")
+} | {
+    ("hambox_core.analysis.anchor_statistics", "gt_boxes_per_image", "None"): (
+        "hambox_core.analysis iterates gt_boxes_per_image unchecked; reported"
+    ),
 }
 
 
@@ -451,6 +468,10 @@ def _map_negative_size(value, choose):
 
 
 def _mapping_mutations(layout: str):
+    if layout == "wider":  # None for an image: no predictions, warned (MissingPredictionWarning)
+        base = _mapping_mutations("any")
+        none = next(m for m in base if m.label == "None entry")
+        return [m for m in base if m is not none] + [Mutation(none.label, "runs", none.apply)]
     out = [
         Mutation("NaN value", "error", lambda v, c: _map_set(v, c, math.nan)),
         Mutation("inf value", "error", lambda v, c: _map_set(v, c, math.inf)),
@@ -461,9 +482,9 @@ def _mapping_mutations(layout: str):
         Mutation("string entry", "error", lambda v, c: {k: "1 2 3 4 5" for k in v}),
         Mutation("lists", "same", lambda v, c: {k: np.asarray(a).tolist() for k, a in v.items()}),
     ]
-    if layout == "xyxy":
+    if layout.startswith("xyxy"):
         out.append(Mutation("x1 < x0", "error", _map_invert))
-    if layout == "xywh":
+    if layout.startswith("xywh"):
         out.append(Mutation("negative width", "error", _map_negative_size))
     return out
 
@@ -656,8 +677,76 @@ def arg_mutations(spec: Spec, arg: str) -> list[Mutation]:
     return out
 
 
+def _seq_set(value, choose, v):
+    out = [_np(a).astype(np.float64) for a in value]
+    k = next(i for i, a in enumerate(out) if a.size)
+    out[k].reshape(-1)[choose.index(out[k].size)] = v
+    return out
+
+
+def _seq_invert(value, choose):
+    out = [_np(a).astype(np.float64) for a in value]
+    k = next(i for i, a in enumerate(out) if a.size)
+    out[k][0, 2] = out[k][0, 0] - 1.0
+    return out
+
+
+_SEQ_BOXES = [
+    Mutation("NaN in an image", "error", lambda v, c: _seq_set(v, c, math.nan)),
+    Mutation("inf in an image", "error", lambda v, c: _seq_set(v, c, math.inf)),
+    Mutation("x1 < x0 in an image", "error", _seq_invert),
+    Mutation("3 columns", "error", lambda v, c: [np.asarray(a)[:, :3] for a in v]),
+    Mutation("None", "error", lambda v, c: None),
+    Mutation("None image", "error", lambda v, c: [None for _ in v]),
+    Mutation("lists", "same", lambda v, c: [np.asarray(a).tolist() for a in v]),
+]
+
+_SIZE_MAPS = [
+    Mutation("None", "error", lambda v, c: None),
+    Mutation("a list", "error", lambda v, c: list(v.values())),
+    Mutation("negative size", "error", lambda v, c: {k: (-5, 10) for k in v}),
+    Mutation("NaN size", "error", lambda v, c: {k: (math.nan, 10) for k in v}),
+    Mutation("one number", "error", lambda v, c: {k: 100 for k in v}),
+    Mutation("fractional size", "error", lambda v, c: {k: (100.5, 90) for k in v}),
+]
+
+_EDGES = [
+    Mutation("decreasing", "error", lambda v, c: tuple(reversed(v))),
+    Mutation("NaN edge", "error", lambda v, c: (v[0], math.nan, *v[2:])),
+    Mutation("one edge", "error", lambda v, c: v[:1]),
+    Mutation("strings", "error", lambda v, c: tuple(str(x) for x in v)),
+    Mutation("None", "error", lambda v, c: None),
+]
+
+_POSITIVE_FLOATS = [
+    Mutation("negative", "error", lambda v, c: (*v[:-1], -1.0)),
+    Mutation("zero", "error", lambda v, c: (*v[:-1], 0.0)),
+    Mutation("NaN", "error", lambda v, c: (*v[:-1], math.nan)),
+    Mutation("inf", "error", lambda v, c: (*v[:-1], math.inf)),
+    Mutation("strings", "error", lambda v, c: tuple(str(x) for x in v)),
+    Mutation("None", "error", lambda v, c: None),
+]
+
+_SETTINGS = [
+    Mutation("unknown setting", "error", lambda v, c: ["easy", "no such setting"]),
+    Mutation("a string", "error", lambda v, c: "easy"),
+    Mutation("numbers", "error", lambda v, c: [1, 2]),
+]
+
+
 def mutations(kind: str) -> list[Mutation]:
     """The mutations of an argument of ``kind``."""
+    table = {
+        "seq_boxes": _SEQ_BOXES,
+        # None for an image: that image has none (of the matcher's optional argument)
+        "seq_boxes_optional": [m for m in _SEQ_BOXES if m.label != "None image"],
+        "size_map": _SIZE_MAPS,
+        "edges": _EDGES,
+        "positive_floats": _POSITIVE_FLOATS,
+        "settings": _SETTINGS,
+    }
+    if kind in table:
+        return table[kind]
     if kind in ("boxes", "deltas", "xywh"):
         return _np_boxes(ordered=kind == "boxes", xywh=kind == "xywh")
     if kind == "box_array":  # (N, 4) of any values: only shape and dtype are rules
@@ -934,10 +1023,18 @@ def _core_specs(tmp: Path) -> list[Spec]:
             matching.match_images,
             {
                 "anchors": _a("boxes", _ANCHORS),
-                "gt_boxes_per_image": _a("free", lambda tmp: [_FACES.copy(), _FACES[:1].copy()]),
-                "gt_ignore_per_image": _a("free", lambda tmp: [_REGIONS.copy(), _REGIONS.copy()]),
+                "gt_boxes_per_image": _a(
+                    "seq_boxes", lambda tmp: [_FACES.copy(), _FACES[:1].copy()]
+                ),
+                "gt_ignore_per_image": _a(
+                    "seq_boxes_optional",
+                    lambda tmp: [_REGIONS.copy(), _REGIONS.copy()],
+                    optional=True,
+                ),
             },
             call=lambda **kw: matching.match_images(matching.NAMSMatcher(), **kw),
+            # "image k: gt_boxes has ...": the matcher's name for one image's array
+            names={"gt_boxes_per_image": ("gt_boxes",), "gt_ignore_per_image": ("gt_ignore",)},
         )
     )
     loss_args = {
@@ -1027,12 +1124,13 @@ def _core_specs(tmp: Path) -> list[Spec]:
         Spec(
             analysis.anchor_statistics,
             {
-                "gt_boxes_per_image": _a("free", lambda tmp: [_FACES.copy()]),
-                "scales": _a("free", (0.5, 0.68)),
+                "gt_boxes_per_image": _a("seq_boxes", lambda tmp: [_FACES.copy()]),
+                "scales": _a("positive_floats", (0.5, 0.68)),
                 "image_hws": _a("free", [(32, 32)]),
                 "iou_thr": _a("fraction", 0.35),
             },
             call=lambda **kw: analysis.anchor_statistics(**kw, strides=(4, 8), base_sizes=(16, 32)),
+            names={"scales": ("scale",)},  # "scale must be a positive number, got -1.0"
         ),
         Spec(
             analysis.load_faces,
@@ -1131,21 +1229,34 @@ def _evaluation_specs(tmp: Path) -> list[Spec]:
 
     gt = _wider_gt()
     wider_args = {
-        "preds": _a("free", lambda tmp: _wider_preds()),
+        "preds": _a("map_wider", lambda tmp: _wider_preds()),
         "iou_threshold": _a("threshold", 0.5),
         "num_thresholds": _a("posint", 50),
         "semantics": _a("choice", "official"),
     }
+    # "predictions of 0--Parade/img_a ...": the image named, as the WIDER tools say it
+    wider_names = {"preds": ("predictions",)}
     det, ann = _face_ap_inputs()
     fdet, fann, fsizes = _fddb_inputs()
     specs = [
-        Spec(widerface.evaluate, wider_args, call=lambda **kw: widerface.evaluate(gt=gt, **kw)),
-        Spec(widerface.pr_curves, wider_args, call=lambda **kw: widerface.pr_curves(gt=gt, **kw)),
+        Spec(
+            widerface.evaluate,
+            wider_args,
+            call=lambda **kw: widerface.evaluate(gt=gt, **kw),
+            names=wider_names,
+        ),
+        Spec(
+            widerface.pr_curves,
+            wider_args,
+            call=lambda **kw: widerface.pr_curves(gt=gt, **kw),
+            names=wider_names,
+        ),
         Spec(
             widerface.match_detections,
             wider_args,
             call=lambda **kw: widerface.match_detections(gt=gt, **kw),
             compare=False,
+            names=wider_names,
         ),
         Spec(
             widerface.evaluation_metadata,
@@ -1157,17 +1268,18 @@ def _evaluation_specs(tmp: Path) -> list[Spec]:
         ),
         Spec(
             widerface.check_settings,
-            {"settings": _a("free", ["easy", "hard"])},
+            {"settings": _a("settings", ["easy", "hard"])},
             call=lambda settings: widerface.check_settings(gt, settings),
         ),
         Spec(
             wb.breakdown,
-            {**wider_args, "size_bins": _a("free", (0.0, 20.0, math.inf))},
+            {**wider_args, "size_bins": _a("edges", (0.0, 20.0, math.inf))},
             call=lambda **kw: wb.breakdown(gt=gt, **kw),
+            names=wider_names,
         ),
         Spec(
             wb.breakdown_matched,
-            {"size_bins": _a("free", (0.0, 20.0, math.inf))},
+            {"size_bins": _a("edges", (0.0, 20.0, math.inf))},
             call=lambda size_bins: wb.breakdown_matched(
                 widerface.match_detections(_wider_preds(), gt, num_thresholds=20),
                 size_bins=size_bins,
@@ -1217,7 +1329,7 @@ def _evaluation_specs(tmp: Path) -> list[Spec]:
             {
                 "detections": _a("map_xywh_score", fdet),
                 "annotations": _a("map_ellipse", fann),
-                "image_sizes": _a("free", fsizes),
+                "image_sizes": _a("size_map", fsizes),
                 "detection_format": _a("choice", "rectangle"),
                 "matching": _a("choice", "official"),
                 "rasterization": _a("choice", "opencv"),

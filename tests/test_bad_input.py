@@ -121,13 +121,22 @@ def test_the_suite_sees_a_silent_case():
 @pytest.mark.parametrize("name", NAMES)
 def test_every_mutation_once(name):
     spec = TABLE[name]
-    failures = []
+    failures, fixed = [], []
     for arg in spec.args:
         for mutation in B.arg_mutations(spec, arg):
             outcome = _judge(name, arg, mutation, B.FIRST)
-            if outcome.status != "ok":
+            known = (name, arg, mutation.label) in B.KNOWN_GAPS
+            if outcome.status != "ok" and not known:
                 failures.append(f"{arg}={mutation.label}: {outcome.status} {outcome.detail}")
+            elif outcome.status == "ok" and known:
+                fixed.append(f"{arg}={mutation.label}")
     assert not failures, "\n".join(failures)
+    assert not fixed, f"fixed: remove from bad_input_specs.KNOWN_GAPS: {fixed}"
+
+
+def test_known_gaps_are_real_mutations():
+    for name, arg, label in B.KNOWN_GAPS:
+        assert label in [m.label for m in B.arg_mutations(TABLE[name], arg)], (name, arg, label)
 
 
 class _Drawn:
@@ -144,7 +153,12 @@ class _Drawn:
 
 
 _MUTABLE = {
-    name: [(arg, m) for arg in spec.args for m in B.arg_mutations(spec, arg)]
+    name: [
+        (arg, m)
+        for arg in spec.args
+        for m in B.arg_mutations(spec, arg)
+        if (name, arg, m.label) not in B.KNOWN_GAPS
+    ]
     for name, spec in TABLE.items()
 }
 

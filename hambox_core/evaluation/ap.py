@@ -73,7 +73,6 @@ import numpy as np
 
 from ..datasets._text import detection_rows, fail, format_number, parse_floats, read_text_lines
 from ..validation import (
-    as_real_array,
     as_real_vector,
     check_choice,
     check_mapping,
@@ -444,7 +443,7 @@ def write_face_eval_detections(path, detections: Mapping) -> None:
     check_mapping(detections, "detections")
     out = []
     for name, arr in detections.items():
-        arr = as_real_array(arr, f"detections of {name!r}")
+        arr = _check_boxes(arr, "detections", name, (5,))  # what evaluate_face_ap accepts
         for x0, y0, x1, y1, s in detection_rows(name, arr):
             out.append(" ".join([name, *(format_number(v) for v in (s, x0, y0, x1, y1))]) + "\n")
     with open(os.fspath(path), "w", encoding="utf-8", newline="\n") as fh:

@@ -633,6 +633,12 @@ def write_detections(path, detections: Mapping) -> None:
         a = as_real_array(arr, f"detections of {name!r}").astype(np.float64)
         width = a.shape[1] if a.ndim == 2 and a.shape[1] in (5, 6) else 5
         rows = detection_rows(name, a, width)
+        # What evaluate accepts: a rectangle's w and h (columns 2, 3), an ellipse's radii (0, 1).
+        table = np.asarray(rows, np.float64).reshape(-1, width)
+        sizes = table[:, 2:4] if width == 5 else table[:, :2]
+        if (sizes < 0).any():
+            what = "width and height" if width == 5 else "radii"
+            raise ValueError(f"detections of {name!r} must have a {what} >= 0")
         chunks.append(f"{name}\n{len(rows)}\n")
         chunks.extend(" ".join(format_number(v) for v in row) + "\n" for row in rows)
     with open(os.fspath(path), "w", encoding="utf-8", newline="\n") as fh:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation import as_number
 from .widerface import (
     IOU_THRESHOLD,
     NUM_THRESHOLDS,
@@ -195,7 +196,7 @@ def _bin_names(edges: Sequence[float]) -> list[str]:
 
 def _check_bins(size_bins) -> tuple[float, ...]:
     try:
-        edges = tuple(float(v) for v in size_bins)
+        edges = tuple(as_number(v, "size_bins") for v in size_bins)
     except (TypeError, ValueError):
         raise ValueError(f"size_bins must be a sequence of numbers, got {size_bins!r}") from None
     if len(edges) < 2 or any(math.isnan(v) for v in edges):
@@ -269,6 +270,8 @@ def _check_groups(gt, settings, attributes, size_bins):
                 f"attributes: the ground truth has no {a!r} labels (it has "
                 f"{', '.join(gt.attributes) or 'none'})"
             )
+    if size_bins is None or isinstance(size_bins, str) or not hasattr(size_bins, "__len__"):
+        raise ValueError(f"size_bins must be a sequence of numbers, got {size_bins!r}")
     edges = _check_bins(size_bins) if len(size_bins) else ()
     return settings, list(attributes), edges
 
