@@ -56,7 +56,7 @@ class DetectionSettings:
     >>> DetectionSettings(max_detections=0)
     Traceback (most recent call last):
     ...
-    ValueError: max_detections must be a positive integer, got 0
+    ValueError: max_detections must be an integer >= 1, got 0
     """
 
     score_thr: float = 0.01

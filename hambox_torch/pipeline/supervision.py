@@ -419,7 +419,16 @@ def supervise(
     Raises
     ------
     ValueError
-        Shapes that do not fit, named.
+        Naming the argument: shapes, dtypes or devices that do not fit, anchors or real faces
+        that are not valid boxes, deltas that are not finite (then the matcher's and the
+        loss's own checks).
+    TypeError
+        Arguments that are not tensors.
+
+    Notes
+    -----
+    The checks cost a few reads from the device per call (one here, one in
+    :func:`pad_faces`, one in hambox's matchers and losses), each of one small bool vector.
 
     Examples
     --------
