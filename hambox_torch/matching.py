@@ -50,8 +50,8 @@ initial values of the maxima stand for, so every output equals the dense computa
 
 Cost: time and memory proportional to the paired tiles' boxes, not to A x G: 5,000 faces on
 196,560 anchors (one 1536 x 1536 image) take 2.5 s and 255 MB on one CPU thread for HAMBox,
-1.6 s and 207 MB for SMS (the dense form: 127 s and 2.1 GB, 54 s and 1.5 GB; the core: a few
-tenths of a second; ``bench/torch_matching.py --huge``). Values are computed in chunks of
+1.6 s and 207 MB for SMS (the dense form: 127-266 s and 2.1 GB, 54-94 s and 1.5 GB; the core:
+a few hundredths of a second; ``bench/torch_matching.py --huge``). Values are computed in chunks of
 ``2**21`` (pairs x tile length), which bounds every temporary. Host synchronisations: one for
 the input checks, one per chunk of faces for the number of pairs (``nonzero``) and, for NAMS
 and HAMBox, one per chunk for the candidates and one per selection round.
