@@ -29,7 +29,14 @@ from hambox_core.validation import (
 )
 
 from .boxes import DEFAULT_VARIANCES, check_box_tensor, decode
-from .validation import ValueChecks, check_floating, check_shape, same_device, tensor_arg
+from .validation import (
+    ValueChecks,
+    check_floating,
+    check_scored_boxes,
+    check_shape,
+    same_device,
+    tensor_arg,
+)
 
 __all__ = ["face_scores", "nms", "postprocess_detections"]
 
@@ -61,14 +68,7 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_thr: float) -> torch.Tens
     be valid and scores finite, as in the core (checked in one read from the device).
     """
     iou_thr = check_fraction(iou_thr, "iou_thr")
-    check_box_tensor(boxes, "boxes")
-    check_shape(boxes, "boxes", "(N, 4)", boxes.ndim == 2)
-    tensor_arg(scores, "scores")
-    n = boxes.shape[0]
-    check_shape(scores, "scores", f"({n},)", tuple(scores.shape) == (n,))
-    check_floating(scores, "scores")
-    same_device(("boxes", boxes), ("scores", scores))
-    ValueChecks().boxes(boxes, "boxes").finite(scores, "scores").run()
+    check_scored_boxes(boxes, scores).run()
     return _nms(boxes, scores, iou_thr)
 
 

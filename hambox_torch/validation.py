@@ -38,7 +38,15 @@ from hambox_core.validation import (
     range_error,
 )
 
-__all__ = ["ValueChecks", "check_floating", "check_shape", "same_device", "tensor_arg", "tracing"]
+__all__ = [
+    "ValueChecks",
+    "check_floating",
+    "check_scored_boxes",
+    "check_shape",
+    "same_device",
+    "tensor_arg",
+    "tracing",
+]
 
 
 def tensor_arg(value, name: str) -> torch.Tensor:
@@ -64,6 +72,21 @@ def check_floating(t: torch.Tensor, name: str) -> None:
     """``ValueError`` unless ``t`` has a floating-point dtype."""
     if not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {t.dtype}")
+
+
+def check_scored_boxes(boxes, scores) -> ValueChecks:
+    """``boxes`` a floating Tensor[N, 4] and ``scores`` a floating Tensor[N] on its device (NMS,
+    box voting); returns the value checks queued (valid boxes, finite scores) for the caller to
+    extend and run."""
+    tensor_arg(boxes, "boxes")
+    check_shape(boxes, "boxes", "(N, 4)", boxes.ndim == 2 and boxes.shape[1] == 4)
+    check_floating(boxes, "boxes")
+    tensor_arg(scores, "scores")
+    n = boxes.shape[0]
+    check_shape(scores, "scores", f"({n},)", tuple(scores.shape) == (n,))
+    check_floating(scores, "scores")
+    same_device(("boxes", boxes), ("scores", scores))
+    return ValueChecks().boxes(boxes, "boxes").finite(scores, "scores")
 
 
 def same_device(*named) -> None:

@@ -1008,16 +1008,7 @@ def _core_specs(tmp: Path) -> list[Spec]:
         # documented: rows that are not valid boxes are left on no grid
         Spec(grids.find_grids, {"anchors": _a("box_array", _ANCHORS)}),
     ]
-    for cls, params in (
-        (matching.SMSMatcher, {}),
-        (matching.DMSMatcher, {}),
-        (matching.NAMSMatcher, {"num_per_face": "posint", "low_iou_thr": "fraction"}),
-        (
-            matching.HAMBoxMatcher,
-            {"top_k": "posint", "online_iou_thr": "fraction", "high_quality_iou_thr": "fraction"},
-        ),
-    ):
-        specs.append(_core_matcher_spec(cls, params))
+    specs += [_matcher_spec(getattr(matching, c), p, "core") for c, p in _MATCHER_PARAMS.items()]
     specs.append(
         Spec(
             matching.match_images,
@@ -1140,34 +1131,62 @@ def _core_specs(tmp: Path) -> list[Spec]:
     return specs + _evaluation_specs(tmp) + _dataset_specs(tmp)
 
 
-def _core_matcher_spec(cls, params):
+#: Each matcher's parameters beyond the thresholds all have, and their kinds.
+_MATCHER_PARAMS = {
+    "SMSMatcher": {},
+    "DMSMatcher": {},
+    "NAMSMatcher": {"num_per_face": "posint", "low_iou_thr": "fraction"},
+    "HAMBoxMatcher": {
+        "top_k": "posint",
+        "online_iou_thr": "fraction",
+        "high_quality_iou_thr": "fraction",
+    },
+}
+
+_MATCHER_DEFAULTS = {
+    "pos_iou_thr": 0.35,
+    "ignore_ioa_thr": 0.5,
+    "num_per_face": 3,
+    "low_iou_thr": 0.1,
+    "top_k": 3,
+    "online_iou_thr": 0.5,
+    "high_quality_iou_thr": 0.5,
+}
+
+
+def _matcher_spec(cls, params, backend: str):
+    """A matcher's spec: its parameters (``params``: name -> kind, beyond the thresholds all
+    have) and the call's arrays (per image for the core, a padded batch for torch)."""
     thresholds = {"pos_iou_thr": "fraction", "ignore_ioa_thr": "fraction", **params}
-    defaults = {
-        "pos_iou_thr": 0.35,
-        "ignore_ioa_thr": 0.5,
-        "num_per_face": 3,
-        "low_iou_thr": 0.1,
-        "top_k": 3,
-        "online_iou_thr": 0.5,
-        "high_quality_iou_thr": 0.5,
-    }
-    args = {p: _a(kind, defaults[p]) for p, kind in thresholds.items()}
-    args.update(
-        anchors=_a("boxes", _ANCHORS),
-        gt_boxes=_a("boxes", _FACES),
-        # accepted and ignored by the matchers other than HAMBox
-        pred_boxes=_a("boxes", _PRED) if cls.__name__ == "HAMBoxMatcher" else _a("free", _PRED),
-        gt_ignore=_a("boxes", _REGIONS, optional=True),
-    )
-    init = tuple(thresholds)
+    args = {p: _a(kind, _MATCHER_DEFAULTS[p]) for p, kind in thresholds.items()}
+    hambox = cls.__name__ == "HAMBoxMatcher"  # the others accept pred_boxes and ignore them
+    if backend == "core":
+        args.update(
+            anchors=_a("boxes", _ANCHORS),
+            gt_boxes=_a("boxes", _FACES),
+            pred_boxes=_a("boxes" if hambox else "free", _PRED),
+            gt_ignore=_a("boxes", _REGIONS, optional=True),
+        )
+        arrays, keywords = ("anchors", "gt_boxes"), ("pred_boxes", "gt_ignore")
+    else:
+        pred = np.stack([_PRED, _PRED[::-1]])
+        args.update(
+            anchors=_a("t_boxes", lambda tmp: _t(_ANCHORS)),
+            gt_boxes=_a("t_padded", lambda tmp: _padded_faces()),
+            gt_valid=_a("tvec_mask2", lambda tmp: _padded_valid()),
+            pred_boxes=_a("t_batch" if hambox else "free", lambda tmp: _t(pred)),
+            gt_ignore=_a(
+                "t_batch", lambda tmp: _t(np.stack([_REGIONS, _REGIONS[::-1]])), optional=True
+            ),
+        )
+        arrays, keywords = ("anchors", "gt_boxes", "gt_valid"), ("pred_boxes", "gt_ignore")
 
     def call(**kw):
-        m = cls(**{k: kw[k] for k in init})
-        return m(
-            kw["anchors"], kw["gt_boxes"], pred_boxes=kw["pred_boxes"], gt_ignore=kw["gt_ignore"]
-        )
+        matcher = cls(**{k: kw[k] for k in thresholds})
+        return matcher(*(kw[k] for k in arrays), **{k: kw[k] for k in keywords})
 
-    return Spec(cls, args, call=call)
+    devices = (*arrays, "gt_ignore", *(("pred_boxes",) if hambox else ()))
+    return Spec(cls, args, call=call, device_args=devices if backend == "torch" else ())
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -1314,7 +1333,11 @@ def _evaluation_specs(tmp: Path) -> list[Spec]:
         ),
         Spec(
             ap.read_face_eval_detections,
-            {"path": _a("path_in", lambda tmp: _face_eval_file(tmp))},
+            {
+                "path": _a(
+                    "path_in", _written("face_eval/det.txt", ap.write_face_eval_detections, det)
+                )
+            },
         ),
         Spec(
             ap.write_face_eval_detections,
@@ -1335,7 +1358,10 @@ def _evaluation_specs(tmp: Path) -> list[Spec]:
                 "rasterization": _a("choice", "opencv"),
             },
         ),
-        Spec(fddb.read_detections, {"path": _a("path_in", lambda tmp: _fddb_det_file(tmp))}),
+        Spec(
+            fddb.read_detections,
+            {"path": _a("path_in", _written("fddb/det.txt", fddb.write_detections, fdet))},
+        ),
         Spec(
             fddb.write_detections,
             {
@@ -1433,24 +1459,17 @@ def _fresh_dir(tmp: Path, name: str) -> Path:
     return p
 
 
-def _face_eval_file(tmp: Path) -> Path:
-    from hambox_core.evaluation import ap
+def _written(rel: str, writer, data):
+    """A factory of the path ``tmp / rel``, written by ``writer(path, data)`` on first use."""
 
-    p = tmp / "face_eval" / "det.txt"
-    if not p.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-        ap.write_face_eval_detections(p, _face_ap_inputs()[0])
-    return p
+    def make(tmp: Path) -> Path:
+        p = tmp / rel
+        if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            writer(p, data)
+        return p
 
-
-def _fddb_det_file(tmp: Path) -> Path:
-    from hambox_core.evaluation import fddb
-
-    p = tmp / "fddb" / "det.txt"
-    if not p.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fddb.write_detections(p, _fddb_inputs()[0])
-    return p
+    return make
 
 
 def _prediction_dir(tmp: Path):
@@ -1479,14 +1498,7 @@ def _dataset_specs(tmp: Path) -> list[Spec]:
     ellipses = {"2002/08/11/big/img_591": np.array([[30.0, 20.0, 0.3, 60.0, 50.0]])}
 
     def written(name, writer, data):
-        def make(tmp):
-            p = tmp / "datasets" / name
-            if not p.exists():
-                p.parent.mkdir(parents=True, exist_ok=True)
-                writer(p, data)
-            return p
-
-        return make
+        return _written(f"datasets/{name}", writer, data)
 
     return [
         Spec(
@@ -1620,16 +1632,7 @@ def _torch_specs(tmp: Path) -> list[Spec]:
             },
         ),
     ]
-    for cls, params in (
-        (tm.SMSMatcher, {}),
-        (tm.DMSMatcher, {}),
-        (tm.NAMSMatcher, {"num_per_face": "posint", "low_iou_thr": "fraction"}),
-        (
-            tm.HAMBoxMatcher,
-            {"top_k": "posint", "online_iou_thr": "fraction", "high_quality_iou_thr": "fraction"},
-        ),
-    ):
-        specs.append(_torch_matcher_spec(cls, params))
+    specs += [_matcher_spec(getattr(tm, c), p, "torch") for c, p in _MATCHER_PARAMS.items()]
 
     loss_args = {
         "cls_logits": _a("tvec_finite", lambda tmp: _t(_LOGITS)),
@@ -1801,51 +1804,6 @@ def _torch_specs(tmp: Path) -> list[Spec]:
         ),
     ]
     return specs
-
-
-def _torch_matcher_spec(cls, params):
-    thresholds = {"pos_iou_thr": "fraction", "ignore_ioa_thr": "fraction", **params}
-    defaults = {
-        "pos_iou_thr": 0.35,
-        "ignore_ioa_thr": 0.5,
-        "num_per_face": 3,
-        "low_iou_thr": 0.1,
-        "top_k": 3,
-        "online_iou_thr": 0.5,
-        "high_quality_iou_thr": 0.5,
-    }
-    args = {p: _a(kind, defaults[p]) for p, kind in thresholds.items()}
-    pred = np.stack([_PRED, _PRED[::-1]])
-    args.update(
-        anchors=_a("t_boxes", lambda tmp: _t(_ANCHORS)),
-        gt_boxes=_a("t_padded", lambda tmp: _padded_faces()),
-        gt_valid=_a("tvec_mask2", lambda tmp: _padded_valid()),
-        pred_boxes=_a("t_batch", lambda tmp: _t(pred))
-        if cls.__name__ == "HAMBoxMatcher"
-        else _a("free", lambda tmp: _t(pred)),
-        gt_ignore=_a(
-            "t_batch", lambda tmp: _t(np.stack([_REGIONS, _REGIONS[::-1]])), optional=True
-        ),
-    )
-    init = tuple(thresholds)
-
-    def call(**kw):
-        m = cls(**{k: kw[k] for k in init})
-        return m(
-            kw["anchors"],
-            kw["gt_boxes"],
-            kw["gt_valid"],
-            kw["pred_boxes"],
-            gt_ignore=kw["gt_ignore"],
-        )
-
-    return Spec(
-        cls,
-        args,
-        call=call,
-        device_args=("anchors", "gt_boxes", "gt_valid", "gt_ignore")
-        + (("pred_boxes",) if cls.__name__ == "HAMBoxMatcher" else ()),
-    )
 
 
 def specs(tmp: Path, *, with_torch: bool = True) -> dict[str, Spec]:

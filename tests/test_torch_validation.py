@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import box_arrays
 
 torch = pytest.importorskip("torch")
 
@@ -262,19 +263,20 @@ def test_focal_loss_gradients_are_finite_for_every_gamma(dtype, gamma):
 
 
 @st.composite
-def boxes_with_defects(draw):
-    n = draw(st.integers(0, 40))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    xy = rng.uniform(-100, 100, (n, 2))
-    boxes = np.concatenate([xy, xy + rng.uniform(0, 50, (n, 2))], 1).astype(np.float32)
-    for _ in range(draw(st.integers(0, 3))):
-        if n:
-            i, q = rng.integers(0, n), rng.integers(0, 4)
-            boxes[i, q] = draw(st.sampled_from([np.nan, np.inf, -np.inf, boxes[i, q ^ 2] - 1]))
+def defective_boxes(draw):
+    """Valid boxes with a few coordinates made NaN, infinite or inverted."""
+    boxes = draw(box_arrays(max_n=40)).astype(np.float32)
+    defects = st.tuples(
+        st.integers(0, max(len(boxes) - 1, 0)),
+        st.integers(0, 3),
+        st.sampled_from([np.nan, np.inf, -np.inf, "inverted"]),
+    )
+    for row, col, value in draw(st.lists(defects, max_size=3)) if len(boxes) else []:
+        boxes[row, col] = boxes[row, col ^ 2] - 1 if value == "inverted" else value
     return boxes
 
 
-@given(boxes_with_defects(), st.booleans())
+@given(defective_boxes(), st.booleans())
 def test_the_array_rule_agrees_with_the_numba_fast_path_and_torch(boxes, allow_inverted):
     bad = invalid_box_rows(boxes, allow_inverted)
     want = int(np.argmax(bad)) if bad.any() else -1

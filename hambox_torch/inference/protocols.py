@@ -66,14 +66,7 @@ from hambox_core.validation import (
     check_positive_int,
     check_threshold,
 )
-from hambox_torch.boxes import check_box_tensor
-from hambox_torch.validation import (
-    ValueChecks,
-    check_floating,
-    check_shape,
-    same_device,
-    tensor_arg,
-)
+from hambox_torch.validation import check_scored_boxes
 
 __all__ = [
     "PROTOCOLS",
@@ -417,17 +410,10 @@ def box_vote(
     (tensor([[ 0.5000,  0.0000, 10.5000, 10.0000],
             [50.0000, 50.0000, 60.0000, 60.0000]]), tensor([0.9000, 0.8000]))
     """
-    check_box_tensor(boxes, "boxes")
-    check_shape(boxes, "boxes", "(N, 4)", boxes.ndim == 2)
-    tensor_arg(scores, "scores")
-    n = boxes.shape[0]
-    check_shape(scores, "scores", f"({n},)", tuple(scores.shape) == (n,))
-    check_floating(scores, "scores")
-    same_device(("boxes", boxes), ("scores", scores))
+    checks = check_scored_boxes(boxes, scores)
     iou_thr = check_threshold(iou_thr, "iou_thr")
     keep_singletons = check_bool(keep_singletons, "keep_singletons")
     max_detections = check_count(max_detections, "max_detections", allow_none=True)
-    checks = ValueChecks().boxes(boxes, "boxes").finite(scores, "scores")
     checks.custom(scores < 0, lambda i: _negative_score_error(i[0], float(scores[i])))
     checks.run()
     boxes, scores = boxes.detach().cpu(), scores.detach().cpu()
