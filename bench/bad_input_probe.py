@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import bad_input_specs as B  # noqa: E402
+import bad_input_specs as B
 
 
 def main() -> None:
