@@ -293,6 +293,7 @@ def test_ignore_region_arguments_are_checked():
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @settings(max_examples=30)
 @given(
