@@ -22,7 +22,7 @@ matplotlib is imported only by the plot functions (see :mod:`hambox_core.evaluat
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from .anchors import AnchorGenerator
 from .matching import SMSMatcher
-from .validation import as_boxes, check_fraction, check_image_size
+from .validation import as_boxes, check_fraction, check_image_size, check_real
 
 __all__ = [
     "FIG1_SCALES",
@@ -254,10 +254,22 @@ def anchor_statistics(
     >>> stats["frac_matched"]
     array([0.5, 0.5])
     """
-    scales = [float(s) for s in scales]
+    if isinstance(scales, str | bytes) or not isinstance(scales, Iterable):
+        raise TypeError(f"scales must be a sequence of numbers, got {type(scales).__name__}")
+    scales = [check_real(s, f"scales[{i}]") for i, s in enumerate(scales)]
     if not scales:
         raise ValueError("scales must name at least one anchor scale")
+    for i, s in enumerate(scales):
+        if s <= 0:
+            raise ValueError(f"scales[{i}] must be positive, got {s!r}")
     iou_thr = check_fraction(iou_thr, "iou_thr")
+    if isinstance(gt_boxes_per_image, str | bytes) or not isinstance(
+        gt_boxes_per_image, Iterable
+    ):
+        raise TypeError(
+            "gt_boxes_per_image must be a sequence of (G, 4) box arrays, got "
+            f"{type(gt_boxes_per_image).__name__}"
+        )
     images = [as_boxes(g, f"gt_boxes_per_image[{i}]") for i, g in enumerate(gt_boxes_per_image)]
     if image_hws is not None:
         image_hws = list(image_hws)

@@ -118,17 +118,7 @@ NOT_OPERATIONS = {
 #: Mutations that still fail, outside the scope of the change that added the suite:
 #: (spec name, argument, mutation label) -> why. ``tests/test_bad_input.py`` expects them to
 #: fail (strict xfail), so an entry must go when its case is fixed.
-KNOWN_GAPS = {
-    ("hambox_core.analysis.anchor_statistics", "scales", label): (
-        "hambox_core.analysis checks each scale as 'scale' and converts with float(); "
-        "reported to the lead (issue 16), not in this change's files"
-    )
-    for label in ("strings", "None")
-} | {
-    ("hambox_core.analysis.anchor_statistics", "gt_boxes_per_image", "None"): (
-        "hambox_core.analysis iterates gt_boxes_per_image unchecked; reported"
-    ),
-}
+KNOWN_GAPS: dict = {}
 
 
 def canonical_name(obj) -> str:
