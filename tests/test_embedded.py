@@ -14,7 +14,7 @@ pytest.importorskip("skimage")
 
 from PIL import Image
 
-from hambox_core.datasets import read_wider_annotations
+from hambox_core.datasets import ATTRIBUTE_NAMES, read_wider_annotations
 from hambox_core.evaluation.widerface import SETTINGS, evaluate, load_ground_truth
 from hambox_torch.data.embedded import (
     EVENTS,
@@ -98,6 +98,12 @@ def test_val_mat_files_round_trip_and_score_ground_truth_at_ap_1(small_set):
     # easy ⊂ medium ⊂ hard, and the files hold exactly keep_lists' rule
     assert not (gt.keep["easy"] & ~gt.keep["medium"]).any()
     assert not (gt.keep["medium"] & ~gt.keep["hard"]).any()
+    # the per-face labels, as the official wider_face_val.mat holds them (breakdowns use them)
+    assert set(gt.attributes) == set(ATTRIBUTE_NAMES)
+    for col, name in enumerate(ATTRIBUTE_NAMES):
+        assert np.array_equal(
+            gt.attributes[name], np.concatenate([a.attributes[:, col] for a in anns])
+        )
     rule = [keep_lists(a.boxes, a.attributes) for a in anns]
     for s in SETTINGS:
         assert np.array_equal(gt.keep[s], np.concatenate([r[s] for r in rule]))

@@ -9,6 +9,7 @@ input, and never drops a line silently.
 
 from .fddb import read_fddb_ellipses, read_fddb_fold, write_fddb_ellipses, write_fddb_fold
 from .widerface import (
+    ATTRIBUTE_NAMES,
     WiderAnnotation,
     read_retinaface_labels,
     read_wider_annotations,
@@ -17,6 +18,7 @@ from .widerface import (
 )
 
 __all__ = [
+    "ATTRIBUTE_NAMES",
     "WiderAnnotation",
     "read_fddb_ellipses",
     "read_fddb_fold",

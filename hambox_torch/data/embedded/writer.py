@@ -22,7 +22,7 @@ import json
 import shutil
 from pathlib import Path
 
-from hambox_core.datasets import WiderAnnotation, write_wider_annotations
+from hambox_core.datasets import ATTRIBUTE_NAMES, WiderAnnotation, write_wider_annotations
 from hambox_core.evaluation.widerface import SETTINGS, WiderGroundTruth, write_ground_truth
 
 from .annotations import keep_lists
@@ -33,7 +33,8 @@ from .render import check_image_size, check_nonnegative_int, render_image
 __all__ = ["EVENTS", "GENERATOR_VERSION", "MANIFEST_NAME", "generate_embedded", "read_manifest"]
 
 #: Bump when a change makes the same parameters give other files (invalidates cached sets).
-GENERATOR_VERSION = 2
+#: 3: the val ``.mat`` files carry the per-face attribute labels.
+GENERATOR_VERSION = 3
 #: The manifest file written last into ``root``; its presence marks a complete set.
 MANIFEST_NAME = "hambox_embedded.json"
 #: Event folder of each scene, named like the official ``<id>--<Name>`` folders.
@@ -256,6 +257,12 @@ def _write_val_ground_truth(root: Path, records: list, anns: list) -> list:
         [a.xywh() for a in anns],
         {s: [k[s] for k in keeps] for s in SETTINGS},
         events=[EVENTS[s] for s in SCENES if any(r[2] == EVENTS[s] for r in records)],
+        # The per-face labels, as the official wider_face_val.mat holds them, so that the
+        # per-attribute breakdowns (hambox eval --breakdown) work on the embedded set too.
+        attributes={
+            name: [img.attributes[:, col] for *_, img in records]
+            for col, name in enumerate(ATTRIBUTE_NAMES)
+        },
     )
     write_ground_truth(root / "eval_tools" / "ground_truth", gt)  # reproducible bytes
     return keeps
