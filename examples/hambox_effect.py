@@ -159,37 +159,13 @@ def run_one(row: str, seed: int, args) -> dict:
 
 
 def mean_spread(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (NaN for a single value)."""
+    """Mean and sample standard deviation of the values that are not None (NaN for the
+    standard deviation of a single value, both NaN for none)."""
     values = [v for v in values if v is not None]
     if not values:
         return math.nan, math.nan
     sd = statistics.stdev(values) if len(values) > 1 else math.nan
     return statistics.fmean(values), sd
-
-
-def table(summaries) -> str:
-    """A Markdown table: one line per (row, budget), AP mean ± sd over its seeds."""
-    groups: dict[tuple, list] = {}
-    for s in summaries:
-        groups.setdefault((s["row"], s["iters"]), []).append(s)
-    lines = [
-        "| row | T | loss | iterations | seeds | easy | medium | hard | comp. per outer face "
-        "(last quarter) |",
-        "|---|---:|---|---:|---|---:|---:|---:|---:|",
-    ]
-    for (row, iters), runs in sorted(groups.items(), key=lambda kv: list(ROWS).index(kv[0][0])):
-        cells = []
-        for k in SETTINGS:
-            m, sd = mean_spread([r["ap"].get(k) for r in runs])
-            cells.append(f"{m:.3f}" + ("" if math.isnan(sd) else f" ± {sd:.3f}"))
-        comp = mean_spread([late_mean(r["curve"], "compensated_per_outer_face") for r in runs])[0]
-        thr = runs[0]["online_iou_thr"]
-        lines.append(
-            f"| {row} | {'-' if thr is None else thr} | {runs[0]['loss']} | {iters} | "
-            f"{','.join(str(r['seed']) for r in sorted(runs, key=lambda r: r['seed']))} | "
-            f"{' | '.join(cells)} | {comp:.2f} |"
-        )
-    return "\n".join(lines)
 
 
 def late_mean(c: dict, key: str) -> float | None:
@@ -202,9 +178,66 @@ def late_mean(c: dict, key: str) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def binned(c: dict, key: str, width: int) -> tuple[list[float], list[float]]:
+    """A curve's ``key`` averaged over bins of ``width`` iterations (the per-batch values are
+    noisy): bin centres and means, bins without a defined value left out."""
+    bins: dict[int, list[float]] = {}
+    for i, v in zip(c["iteration"], c[key], strict=True):
+        if v is not None:
+            bins.setdefault((i - 1) // width, []).append(v)
+    keys = sorted(bins)
+    return [(k + 0.5) * width for k in keys], [statistics.fmean(bins[k]) for k in keys]
+
+
+def group_runs(summaries) -> dict[tuple[str, int], list[dict]]:
+    """Runs by (row, iterations), rows in :data:`ROWS` order, seeds ascending."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    ordered = sorted(summaries, key=lambda s: (list(ROWS).index(s["row"]), s["iters"], s["seed"]))
+    for s in ordered:
+        groups.setdefault((s["row"], s["iters"]), []).append(s)
+    return groups
+
+
+def row_stats(runs) -> dict:
+    """One group's AP per setting as (mean, sd) over seeds, and its compensated anchors per
+    outer face over the last quarter of training (mean over seeds)."""
+    return {
+        "ap": {k: mean_spread([r["ap"].get(k) for r in runs]) for k in SETTINGS},
+        "late_compensated": mean_spread(
+            [late_mean(r["curve"], "compensated_per_outer_face") for r in runs]
+        )[0],
+        "seeds": [r["seed"] for r in runs],
+        "online_iou_thr": runs[0]["online_iou_thr"],
+        "loss": runs[0]["loss"],
+    }
+
+
+def format_ap(mean: float, sd: float) -> str:
+    """``0.432 ± 0.012``, or the mean alone for one seed."""
+    return f"{mean:.3f}" + ("" if math.isnan(sd) else f" ± {sd:.3f}")
+
+
+def table(summaries) -> str:
+    """A Markdown table: one line per (row, budget), AP mean ± sd over its seeds."""
+    lines = [
+        "| row | T | loss | iterations | seeds | easy | medium | hard | comp. per outer face "
+        "(last quarter) |",
+        "|---|---:|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for (row, iters), runs in group_runs(summaries).items():
+        st = row_stats(runs)
+        thr = st["online_iou_thr"]
+        cells = " | ".join(format_ap(*st["ap"][k]) for k in SETTINGS)
+        lines.append(
+            f"| {row} | {'-' if thr is None else thr} | {st['loss']} | {iters} | "
+            f"{','.join(map(str, st['seeds']))} | {cells} | {st['late_compensated']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def collect(out_root: Path, target: Path, command: str) -> list[dict]:
     summaries = [json.loads(p.read_text()) for p in sorted(out_root.glob("*/seed*/summary.json"))]
-    summaries.sort(key=lambda s: (list(ROWS).index(s["row"]), s["iters"], s["seed"]))
+    summaries = [s for runs in group_runs(summaries).values() for s in runs]
     payload = {
         "description": "examples/hambox_effect.py runs on the embedded set (issue 17)",
         "command": command,

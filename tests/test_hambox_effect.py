@@ -57,6 +57,11 @@ def test_mean_spread_and_late_mean():
     c = {"iteration": [10, 20, 30, 40], "k": [1.0, 2.0, None, 4.0]}
     assert study.late_mean(c, "k") == 4.0  # only iterations above 30
     assert study.late_mean({"iteration": [], "k": []}, "k") is None
+    # bins of 20 iterations: (1..20) -> 1, 2; (21..40) -> None only, left out; (41..60) -> 4
+    c = {"iteration": [10, 20, 30, 50], "k": [1.0, 2.0, None, 4.0]}
+    assert study.binned(c, "k", 20) == ([10.0, 50.0], [1.5, 4.0])
+    assert study.format_ap(0.4321, math.nan) == "0.432"
+    assert study.format_ap(0.4321, 0.0123) == "0.432 ± 0.012"
 
 
 @pytest.mark.slow
@@ -83,3 +88,31 @@ def test_study_runs_skips_and_collects(tiny_wider_root, tmp_path, capsys):
     payload = json.loads(target.read_text())
     assert [r["row"] for r in payload["runs"]] == ["sms", "sms_oam_ral_t05"]
     assert "| sms |" in printed and "| sms_oam_ral_t05 | 0.5 | ral | 2 | 0 |" in printed
+
+
+def test_the_docs_figure_and_tables_draw_the_committed_study(tmp_path):
+    """docs/data/hambox_effect.json (the study's collected runs) has what the guide page's
+    figure and tables read, and each run appears in them."""
+    import importlib.util
+
+    pytest.importorskip("matplotlib")
+    spec = importlib.util.spec_from_file_location(
+        "fig_hambox_effect", REPO / "docs" / "scripts" / "fig_hambox_effect.py"
+    )
+    fig = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fig)
+    study = study_module()
+    runs = fig.load()
+    assert runs, "the committed study holds no run"
+    for run in runs:
+        assert run["row"] in study.ROWS and run["iters"] >= 1
+        assert set(run["curve"]) == {"iteration", *study.CURVE_KEYS}
+        assert all(0.0 <= run["ap"][k] <= 1.0 for k in study.SETTINGS)
+        assert "weights" not in run.get("analyze", {})  # no path of the machine that ran it
+    paths = fig.main(tmp_path)
+    table = paths[1].read_text()
+    for (row, _), group in study.group_runs(runs).items():
+        assert fig.LABELS[row] in table
+        mean = study.row_stats(group)["ap"]["hard"][0]
+        assert f"{mean:.3f}" in table
+    assert paths[0].stat().st_size > 10_000  # a drawn figure, not an empty canvas
