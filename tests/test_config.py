@@ -14,14 +14,17 @@ import yaml
 
 from hambox_torch.engine import check_training_config
 from hambox_torch.recipe.config import (
+    RENAMED_KEYS,
     Config,
     ConfigError,
+    RenamedKeyWarning,
     add_config_arguments,
     config_from_args,
     config_from_dict,
     config_to_dict,
     load_config,
     save_config,
+    upgrade_config_dict,
     validate,
 )
 
@@ -207,6 +210,47 @@ def test_unknown_key_names_the_key_and_the_file(tmp_path):
         load_config(path)
     assert str(path) in str(info.value)
     assert "optim.lr'" in str(info.value)  # the suggestion
+
+
+def test_former_key_names_are_read_as_the_current_ones_with_a_warning(tmp_path):
+    # what a file or a checkpoint written before the keys were renamed holds
+    path = write(
+        tmp_path / "old.yaml", "matching:\n  nams_num_per_face: 5\n  nams_low_iou_thr: 0.2\n"
+    )
+    with pytest.warns(RenamedKeyWarning) as record:
+        cfg = load_config(path)
+    assert [str(w.message).split(" (in ")[0] for w in record] == [
+        "matching.nams_num_per_face",
+        "matching.nams_low_iou_thr",
+    ]
+    assert all(str(path) in str(w.message) for w in record)
+    assert (cfg.matching.num_per_face, cfg.matching.low_iou_thr) == (5, 0.2)
+    saved = config_to_dict(cfg)
+    saved["matching"]["nams_num_per_face"] = saved["matching"].pop("num_per_face")
+    with pytest.warns(RenamedKeyWarning):
+        assert config_from_dict(saved, source="ckpt.pt") == cfg
+    assert "nams_num_per_face" in saved["matching"]  # the input is not changed
+    for former, current in RENAMED_KEYS.items():
+        assert current.split(".")[1] in {f.name for f in dataclasses.fields(type(cfg.matching))}
+        assert former.split(".")[0] == current.split(".")[0]
+    both = {"matching": {"nams_num_per_face": 5, "num_per_face": 5}}
+    with pytest.raises(ConfigError, match=r"nams_num_per_face and matching\.num_per_face are both"):
+        upgrade_config_dict(both, source="x.yaml")
+
+
+def test_resuming_a_checkpoint_with_former_key_names_sees_no_change():
+    from hambox_torch.engine.train import config_changes
+
+    cfg = Config()
+    saved = config_to_dict(cfg)
+    saved["matching"]["nams_low_iou_thr"] = saved["matching"].pop("low_iou_thr")
+    with pytest.warns(RenamedKeyWarning):
+        assert config_changes(saved, cfg) == []
+    saved["matching"]["nams_low_iou_thr"] = 0.05
+    with pytest.warns(RenamedKeyWarning):
+        assert config_changes(saved, cfg) == [
+            f"matching.low_iou_thr: 0.05 -> {cfg.matching.low_iou_thr!r}"
+        ]
 
 
 def test_unknown_section_names_the_file(tmp_path):

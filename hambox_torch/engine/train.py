@@ -80,6 +80,7 @@ from hambox_torch.recipe.config import (
     component_problem,
     config_to_dict,
     save_config,
+    upgrade_config_dict,
 )
 from hambox_torch.recipe.data_root import resolve_data_root
 from hambox_torch.recipe.devices import resolve_device
@@ -474,7 +475,7 @@ def config_changes(saved: dict | None, cfg: Config) -> list[str]:
     :data:`RESUME_FREE_KEYS`, as ``"key: saved -> now"``."""
     if not isinstance(saved, dict):
         return ["config: the checkpoint holds none"]
-    before, now = _flat(saved), _flat(config_to_dict(cfg))
+    before, now = _flat(upgrade_config_dict(saved)), _flat(config_to_dict(cfg))
     return [
         f"{key}: {before.get(key)!r} -> {now.get(key)!r}"
         for key in sorted(set(before) | set(now))

@@ -61,6 +61,7 @@ from typing import Any, Literal
 import yaml
 
 __all__ = [
+    "RENAMED_KEYS",
     "AnchorConfig",
     "Config",
     "ConfigError",
@@ -69,6 +70,7 @@ __all__ = [
     "MatchingConfig",
     "ModelConfig",
     "OptimConfig",
+    "RenamedKeyWarning",
     "RunConfig",
     "ScheduleScalingWarning",
     "add_config_arguments",
@@ -80,11 +82,26 @@ __all__ = [
     "load_config",
     "save_config",
     "scale_schedule",
+    "upgrade_config_dict",
     "validate",
 ]
 
 BASE_KEY = "_base_"
 DEFAULT_NAME = "hambox"
+
+
+#: Keys renamed since an earlier version: former dotted key -> current key. A file or a
+#: checkpoint's config that uses a former name is read as if it used the current one
+#: (:func:`upgrade_config_dict`), with a :class:`RenamedKeyWarning`.
+RENAMED_KEYS = {
+    "matching.nams_num_per_face": "matching.num_per_face",
+    "matching.nams_low_iou_thr": "matching.low_iou_thr",
+}
+
+
+class RenamedKeyWarning(UserWarning):
+    """A config used the former name of a key (:data:`RENAMED_KEYS`); it was read as the
+    current one."""
 
 
 class ScheduleScalingWarning(UserWarning):
@@ -541,12 +558,62 @@ def fix_hint(key: str, config: Config | None = None) -> str:
     return f"; the default is {key}={_yaml_text(default)}"
 
 
+def upgrade_config_dict(mapping: dict, source: str | None = None) -> dict:
+    """A nested config mapping with every former key name of :data:`RENAMED_KEYS` replaced
+    by the current one (a copy; the input is not changed), warning once per renamed key.
+
+    Parameters
+    ----------
+    mapping : dict
+        Sections to keys to values, as a YAML file or a checkpoint's ``"config"`` holds them.
+    source : str, optional
+        Where the mapping comes from, named in the warning and in errors.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ConfigError
+        If a former name and its current name are both given.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", RenamedKeyWarning)
+    ...     upgrade_config_dict({"matching": {"nams_num_per_face": 3}})
+    {'matching': {'num_per_face': 3}}
+    """
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in mapping.items()}
+    for former, current in RENAMED_KEYS.items():
+        section, old_name = former.split(".")
+        new_name = current.split(".")[1]
+        block = out.get(section)
+        if not isinstance(block, dict) or old_name not in block:
+            continue
+        if new_name in block:
+            raise ConfigError(
+                f"{former} and {current} are both given{_location(source)}: {former} is the "
+                f"former name of {current}; keep only {current}"
+            )
+        block[new_name] = block.pop(old_name)
+        warnings.warn(
+            f"{former}{_location(source)} is now called {current}; read as {current}",
+            RenamedKeyWarning,
+            stacklevel=3,
+        )
+    return out
+
+
 def _flatten(mapping, source: str | None) -> dict[str, tuple[Any, str | None]]:
     """``{"optim": {"lr": 0.1}, "name": "x"}`` -> ``{"optim.lr": (0.1, source), ...}``."""
     if not isinstance(mapping, dict):
         raise ConfigError(
             f"expected a mapping of keys to values, got {mapping!r}{_location(source)}"
         )
+    mapping = upgrade_config_dict(mapping, source)
     valid = _all_keys()
     flat: dict[str, tuple[Any, str | None]] = {}
     for top, value in mapping.items():
