@@ -26,7 +26,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hambox_core.evaluation import fddb as F  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from evaluation import best_of  # noqa: E402  (bench/evaluation.py: the same timing rule)
 
 N_IMAGES = 2845
 N_FACES = 5171
@@ -85,15 +87,6 @@ def synthetic_fddb(seed: int = 0, per_image: int = 100):
         det[:, 4] = np.round(det[:, 4], 6)
         detections[name] = det[rng.permutation(det.shape[0])]
     return annotations, detections, sizes
-
-
-def best_of(fn, rounds):
-    times, out = [], None
-    for _ in range(rounds):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def compile_time() -> float:
