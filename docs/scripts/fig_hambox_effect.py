@@ -9,8 +9,9 @@ runs (``examples/hambox_effect.py --collect``); nothing is trained here. Written
 
 ``hambox_effect.png``
     The paper's Fig. 3 for the study's rows: compensated anchors per outer face, the mean IoU
-    of their predicted boxes and the outer faces' best IoU over the anchors HAMBox mines from,
-    against the iteration (per-batch values averaged in bins, then over seeds).
+    of their predicted boxes, the outer faces' best IoU over the anchors HAMBox mines from, and
+    the share of high-quality anchors step one leaves unmatched, against the iteration
+    (per-batch values averaged in bins, then over seeds).
 ``hambox_effect_table.rst``
     WIDER FACE AP (official evaluation) per row, mean ± sample standard deviation over seeds.
 ``hambox_effect_analyze.rst``
@@ -71,8 +72,10 @@ def make_figure(summaries):
         ("compensated_per_outer_face", "(a) compensated anchors per outer face", False),
         ("compensated_mean_iou", "(b) IoU of compensated anchors' predicted boxes", False),
         ("outer_best_unmatched_iou", "(c) outer faces' best IoU, unmatched anchors", True),
+        ("hq_unmatched_share", "(d) anchors of predicted IoU >= 0.5 unmatched at step one", True),
     )
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.0), constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(10.0, 7.6), constrained_layout=True)
+    axes = axes.ravel()
     groups = study.group_runs(summaries)
     for ax, (key, title, all_rows) in zip(axes, panels, strict=True):
         for (row, _iters), runs in groups.items():
@@ -87,20 +90,20 @@ def make_figure(summaries):
                 ax.axvline(step, color="#999999", lw=0.8, ls=":")
         if key != "compensated_per_outer_face":
             ax.set_ylim(0, 1)
-        if all_rows:
+        if key == "outer_best_unmatched_iou":
             for thr in (0.5, 0.8):
                 ax.axhline(thr, color="#bbbbbb", lw=0.8)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
     if groups:
-        axes[2].legend(fontsize=7.5, loc="lower right")
+        axes[3].legend(fontsize=8, loc="lower right")
     else:
         for ax in axes:
             ax.text(0.5, 0.5, "no runs in docs/data/hambox_effect.json", ha="center")
     fig.suptitle(
-        "HAMBox mining during training on the embedded set (ResNet-18 from scratch; "
-        "dotted: learning-rate decays)",
+        "HAMBox mining during training on the embedded set\n(ResNet-18 from scratch, "
+        "training batches; dotted: learning-rate decays)",
         fontsize=11,
     )
     return fig
