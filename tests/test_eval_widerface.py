@@ -46,7 +46,8 @@ def _assert_matches_reference(curves, ref_gt, cells, semantics="official"):
         c = curves[s]
         assert c.semantics == semantics
         # integer counts and the curves are compared exactly; the AP too: the same operations
-        # in the same order (VOCap's sum runs left to right in both)
+        # in the same order (VOCap's sum left to right for the official semantics, numpy's
+        # pairwise sum as the Python ports for "float")
         np.testing.assert_array_equal(c.proposals, org[:, 0].astype(np.int64))
         np.testing.assert_array_equal(c.true_positives, org[:, 1].astype(np.int64))
         np.testing.assert_array_equal(c.precision, pr[:, 0])
@@ -648,3 +649,24 @@ def test_evaluation_imports_without_matplotlib_or_torch():
     first, second = out.stdout.splitlines()
     assert first == "WiderAP({'hard': 1.0}, semantics='official')"
     assert second == "", f"imported {second}"
+
+
+def test_each_semantics_adds_the_ap_terms_as_its_tool_does():
+    """The official AP sums VOCap's terms left to right (MATLAB's ``sum``), the float one
+    pairwise (``np.sum``, the Python ports); on this curve of many recall steps the two sums
+    differ in the last bit, so the test tells them apart."""
+    from hambox_core.evaluation.ap import voc_ap
+
+    rng = np.random.default_rng(7)
+    n = 60
+    xy = rng.uniform(0, 400, (n, 2))
+    faces = np.concatenate([xy, rng.uniform(10, 40, (n, 2))], axis=1).round()
+    gt = W.WiderGroundTruth.from_images([("e", "a")], [faces], {"hard": [np.arange(1, n + 1)]})
+    boxes = faces + rng.normal(0, 3, faces.shape) * (rng.random((n, 1)) < 0.5)
+    preds = {("e", "a"): np.concatenate([boxes, rng.random((n, 1))], axis=1)}
+    for semantics, summation in W.AP_SUMMATION.items():
+        curve = W.pr_curves(preds, gt, settings=["hard"], semantics=semantics)["hard"]
+        assert curve.ap == voc_ap(curve.recall, curve.precision, summation=summation)
+    curve = W.pr_curves(preds, gt, settings=["hard"], semantics="float")["hard"]
+    pairwise = voc_ap(curve.recall, curve.precision, summation="pairwise")
+    assert pairwise != voc_ap(curve.recall, curve.precision, summation="sequential")

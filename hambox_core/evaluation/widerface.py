@@ -99,6 +99,7 @@ from .widerface_truth import write_ground_truth as write_ground_truth
 # filter the warnings) but stay out of __all__: the API reference's module template renders
 # classes, functions and constants only.
 __all__ = [
+    "AP_SUMMATION",
     "IOU_THRESHOLD",
     "NUM_THRESHOLDS",
     "SEMANTICS",
@@ -121,9 +122,13 @@ SEMANTICS = {
     "official": "the MATLAB eval_tools on the official int32 .mat boxes: int32 arithmetic "
     "rounded half away from zero and saturated, rounded IoU, first face with the largest "
     "rounded IoU",
-    "float": "float64 box arithmetic and the face of highest IoU, as the Python ports "
-    "(and the MATLAB tool on double boxes) compute",
+    "float": "float64 box arithmetic, the face of highest IoU and numpy's pairwise sum of the "
+    "AP terms, as the Python ports compute (the MATLAB tool on double boxes sums left to "
+    "right: the AP can differ in the last bit)",
 }
+#: How :func:`~hambox_core.evaluation.ap.voc_ap` adds the AP terms under each semantics: left to
+#: right as MATLAB's ``sum`` (the official tool), pairwise as ``numpy.sum`` (the Python ports).
+AP_SUMMATION = {"official": "sequential", "float": "pairwise"}
 
 _REALMIN_SINGLE = float(np.finfo(np.float32).tiny)  # realmin('single') = 2**-126
 _REALMAX_SINGLE = float(np.finfo(np.float32).max)  # realmax('single')
@@ -413,7 +418,9 @@ class MatchedDetections:
             proposals=proposals,
             true_positives=tp,
             num_faces=faces,
-            ap=voc_ap(recall, precision, summation="sequential") if faces else float("nan"),
+            ap=voc_ap(recall, precision, summation=AP_SUMMATION[self.semantics])
+            if faces
+            else float("nan"),
             semantics=self.semantics,
         )
 

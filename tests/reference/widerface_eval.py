@@ -321,8 +321,10 @@ def image_pr_info(thresh_num, pred_info, proposal_list, pred_recall):
     return img_pr_info
 
 
-def voc_ap_reference(rec, prec):
-    """``VOCap.m`` with MATLAB's NaN-ignoring ``max``."""
+def voc_ap_reference(rec, prec, semantics="official"):
+    """``VOCap.m`` with MATLAB's NaN-ignoring ``max``; its sum left to right for the official
+    semantics, and as the Python ports write it (``np.sum`` of the terms, pairwise) for
+    "float"."""
     mrec = [0.0, *[float(v) for v in rec], 1.0]
     mpre = [0.0, *[float(v) for v in prec], 0.0]
     for i in range(len(mpre) - 2, -1, -1):
@@ -331,6 +333,10 @@ def voc_ap_reference(rec, prec):
             mpre[i] = b
         elif not math.isnan(b):
             mpre[i] = max(a, b)
+    if semantics == "float":
+        r, p = np.asarray(mrec), np.asarray(mpre)
+        i = np.where(r[1:] != r[:-1])[0]
+        return float(np.sum((r[i + 1] - r[i]) * p[i + 1]))
     ap = 0.0
     for i in range(1, len(mrec)):
         if mrec[i] != mrec[i - 1]:
@@ -373,7 +379,7 @@ def evaluate_reference(
         for t in range(thresh_num):
             pr_curve[t, 0] = org_pr_curve[t, 1] / org_pr_curve[t, 0]
             pr_curve[t, 1] = org_pr_curve[t, 1] / count_face
-    ap = voc_ap_reference(pr_curve[:, 1], pr_curve[:, 0])
+    ap = voc_ap_reference(pr_curve[:, 1], pr_curve[:, 0], semantics)
     return ap, pr_curve, org_pr_curve
 
 
