@@ -263,9 +263,7 @@ def anchor_statistics(
         if s <= 0:
             raise ValueError(f"scales[{i}] must be positive, got {s!r}")
     iou_thr = check_fraction(iou_thr, "iou_thr")
-    if isinstance(gt_boxes_per_image, str | bytes) or not isinstance(
-        gt_boxes_per_image, Iterable
-    ):
+    if isinstance(gt_boxes_per_image, str | bytes) or not isinstance(gt_boxes_per_image, Iterable):
         raise TypeError(
             "gt_boxes_per_image must be a sequence of (G, 4) box arrays, got "
             f"{type(gt_boxes_per_image).__name__}"
