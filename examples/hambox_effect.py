@@ -77,15 +77,19 @@ def study_config(row: str, seed: int, iters: int, out_root: Path, diag_every: in
 
 
 def curve(history) -> dict:
-    """The diagnostics rows as columns: ``iteration`` and each of :data:`CURVE_KEYS` (NaN as
-    None, rounded to 4 digits)."""
+    """The diagnostics rows as columns: ``iteration``, each of :data:`CURVE_KEYS` and
+    ``grad_norm``, the global gradient norm before clipping of the same batch (the ``train``
+    record of that iteration holds the last step's norm; None where the iteration has no
+    ``train`` record). NaN as None, rounded to 4 digits."""
     rows = [r for r in history if r["kind"] == "diagnostics"]
+    grads = {r["iteration"]: r.get("grad_norm") for r in history if r["kind"] == "train"}
 
     def value(x):
         return None if x is None or math.isnan(x) else round(float(x), 4)
 
     out = {"iteration": [r["iteration"] for r in rows]}
     out.update({k: [value(r.get(k)) for r in rows] for k in CURVE_KEYS})
+    out["grad_norm"] = [value(grads.get(r["iteration"])) for r in rows]
     return out
 
 
@@ -116,6 +120,16 @@ def analyze(out_dir: Path, iters: int) -> dict:
     return data
 
 
+def refresh(done: Path) -> dict:
+    """A finished run's summary, its curve read again from the run's ``metrics.jsonl`` when
+    the summary was written by an older version of this script (without ``grad_norm``)."""
+    summary = json.loads(done.read_text())
+    if "grad_norm" not in summary["curve"] and (done.parent / "metrics.jsonl").exists():
+        summary["curve"] = curve(read_history(done.parent))
+        done.write_text(json.dumps(summary) + "\n")
+    return summary
+
+
 def run_one(row: str, seed: int, args) -> dict:
     """Train (or resume, or skip) one run; its summary."""
     from hambox_torch.engine.train import train
@@ -127,7 +141,7 @@ def run_one(row: str, seed: int, args) -> dict:
     out = Path(cfg.run.output_dir)
     done = out / "summary.json"
     if done.exists():
-        summary = json.loads(done.read_text())
+        summary = refresh(done)
         if args.analyze and "analyze" not in summary:
             summary["analyze"] = analyze(out, args.iters)
             done.write_text(json.dumps(summary) + "\n")
@@ -189,6 +203,20 @@ def binned(c: dict, key: str, width: int) -> tuple[list[float], list[float]]:
     return [(k + 0.5) * width for k in keys], [statistics.fmean(bins[k]) for k in keys]
 
 
+def gradient_split(c: dict, after: float) -> dict[str, list[float]]:
+    """A curve's pre-clipping gradient norms after iteration ``after``, split by whether the
+    batch had compensated anchors: ``{"with": [...], "without": [...]}`` (batches without
+    outer faces count as without)."""
+    out: dict[str, list[float]] = {"with": [], "without": []}
+    if "grad_norm" not in c:
+        return out
+    comp = c["compensated_per_outer_face"]
+    for i, g, k in zip(c["iteration"], c["grad_norm"], comp, strict=True):
+        if i > after and g is not None:
+            out["with" if k else "without"].append(g)
+    return out
+
+
 def group_runs(summaries) -> dict[tuple[str, int], list[dict]]:
     """Runs by (row, iterations), rows in :data:`ROWS` order, seeds ascending."""
     groups: dict[tuple[str, int], list[dict]] = {}
@@ -236,7 +264,7 @@ def table(summaries) -> str:
 
 
 def collect(out_root: Path, target: Path, command: str) -> list[dict]:
-    summaries = [json.loads(p.read_text()) for p in sorted(out_root.glob("*/seed*/summary.json"))]
+    summaries = [refresh(p) for p in sorted(out_root.glob("*/seed*/summary.json"))]
     summaries = [s for runs in group_runs(summaries).values() for s in runs]
     payload = {
         "description": "examples/hambox_effect.py runs on the embedded set (issue 17)",

@@ -64,6 +64,50 @@ def test_mean_spread_and_late_mean():
     assert study.format_ap(0.4321, 0.0123) == "0.432 ± 0.012"
 
 
+def test_curve_joins_each_batch_gradient_norm_and_splits_it():
+    study = study_module()
+    nan = float("nan")
+    diag = {k: 0.0 for k in study.CURVE_KEYS}
+    history = [
+        {"kind": "train", "iteration": 10, "grad_norm": 3.0, "loss": 1.0},
+        {"kind": "diagnostics", "iteration": 10, **diag, "compensated_per_outer_face": 0.5},
+        {"kind": "train", "iteration": 20, "grad_norm": 40.0},
+        {"kind": "diagnostics", "iteration": 20, **diag, "compensated_per_outer_face": 0.0},
+        {"kind": "diagnostics", "iteration": 30, **diag, "compensated_per_outer_face": nan},
+        {"kind": "train", "iteration": 40, "grad_norm": 7.0},
+        {"kind": "diagnostics", "iteration": 40, **diag, "compensated_per_outer_face": nan},
+    ]
+    c = study.curve(history)
+    assert c["iteration"] == [10, 20, 30, 40]
+    assert c["grad_norm"] == [3.0, 40.0, None, 7.0]  # 30 has no train record
+    assert c["compensated_per_outer_face"] == [0.5, 0.0, None, None]
+    # batches with compensated anchors vs the others (no outer face counts as without)
+    assert study.gradient_split(c, 0) == {"with": [3.0], "without": [40.0, 7.0]}
+    assert study.gradient_split(c, 10) == {"with": [], "without": [40.0, 7.0]}
+    assert study.gradient_split({"iteration": [1], "compensated_per_outer_face": [1.0]}, 0) == {
+        "with": [],
+        "without": [],
+    }  # a summary written before grad_norm was logged
+
+
+def test_refresh_rereads_an_old_summarys_curve(tmp_path):
+    study = study_module()
+    run = tmp_path / "sms" / "seed0"
+    run.mkdir(parents=True)
+    diag = {k: 0.1 for k in study.CURVE_KEYS}
+    lines = [
+        {"kind": "train", "iteration": 5, "grad_norm": 2.5},
+        {"kind": "diagnostics", "iteration": 5, **diag},
+    ]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    old = {"row": "sms", "curve": {"iteration": [5], **{k: [0.1] for k in study.CURVE_KEYS}}}
+    (run / "summary.json").write_text(json.dumps(old))
+    summary = study.refresh(run / "summary.json")
+    assert summary["curve"]["grad_norm"] == [2.5]
+    assert json.loads((run / "summary.json").read_text()) == summary  # written back
+    assert study.refresh(run / "summary.json") == summary  # idempotent
+
+
 @pytest.mark.slow
 def test_study_runs_skips_and_collects(tiny_wider_root, tmp_path, capsys):
     study = study_module()
@@ -74,7 +118,7 @@ def test_study_runs_skips_and_collects(tiny_wider_root, tmp_path, capsys):
     summary = json.loads((out / "sms_oam_ral_t05" / "seed0" / "summary.json").read_text())
     assert summary["iters"] == 2 and summary["online_iou_thr"] == 0.5
     assert summary["curve"]["iteration"] == [1, 2]
-    assert set(summary["curve"]) == {"iteration", *study.CURVE_KEYS}
+    assert set(summary["curve"]) == {"iteration", "grad_norm", *study.CURVE_KEYS}
     assert set(summary["ap"]) == {"easy", "medium", "hard"}
     analysis = summary["analyze"]
     assert analysis["images"] == 3 and set(analysis["compensated"]) == {"hambox", "dms"}
@@ -106,7 +150,7 @@ def test_the_docs_figure_and_tables_draw_the_committed_study(tmp_path):
     assert runs, "the committed study holds no run"
     for run in runs:
         assert run["row"] in study.ROWS and run["iters"] >= 1
-        assert set(run["curve"]) == {"iteration", *study.CURVE_KEYS}
+        assert set(run["curve"]) == {"iteration", "grad_norm", *study.CURVE_KEYS}
         assert all(0.0 <= run["ap"][k] <= 1.0 for k in study.SETTINGS)
         assert "weights" not in run.get("analyze", {})  # no path of the machine that ran it
     paths = fig.main(tmp_path)
@@ -116,3 +160,8 @@ def test_the_docs_figure_and_tables_draw_the_committed_study(tmp_path):
         mean = study.row_stats(group)["ap"]["hard"][0]
         assert f"{mean:.3f}" in table
     assert paths[0].stat().st_size > 10_000  # a drawn figure, not an empty canvas
+    gradients = paths[3].read_text()
+    for (row, iters), group in study.group_runs(runs).items():
+        split = [study.gradient_split(r["curve"], iters / 3) for r in group]
+        n = sum(len(s["with"]) + len(s["without"]) for s in split)
+        assert f"{sum(len(s['with']) for s in split)} of {n}" in gradients
