@@ -29,6 +29,11 @@ Paper Eq. 1 and Eq. 2 then read
     L_{loc} = \\frac{1}{N_{com}} \\sum_{i \\in \\psi} SmoothL1_i
             + \\frac{1}{N_{norm}} \\sum_{i \\in \\Omega,\\, l_i = 1} SmoothL1_i
 
+``compensated_normalizer="positives"`` (not the paper's; an option for studies) divides both
+sums by :math:`N_{pos} = \\max(1, |\\psi| + |\\{i \\in \\Omega : l_i = 1\\}|)` instead, the
+standard focal loss's normaliser: a compensated anchor then weighs as much as any other positive
+(times :math:`F_i`), however few there are in the batch.
+
 The paper's factor :math:`1(F_i < 0.5)` on the background anchors of :math:`\\Omega` is applied by
 the matcher: a background anchor that regresses a high-quality box (:math:`F_i \\ge 0.5`) and is
 not compensated gets label ``-1``, so here it is simply an ignored anchor.
@@ -51,6 +56,7 @@ from .validation import (
     as_real_array,
     as_real_rows,
     as_real_vector,
+    check_choice,
     check_class_logits,
     check_finite,
     check_focal_parameters,
@@ -62,6 +68,7 @@ from .validation import (
 )
 
 __all__ = [
+    "COMPENSATED_NORMALIZERS",
     "RegressionAwareFocalLoss",
     "StandardFocalLoss",
     "regression_aware_focal_loss",
@@ -69,6 +76,12 @@ __all__ = [
     "smooth_l1_loss",
     "standard_focal_loss",
 ]
+
+
+#: ``compensated_normalizer`` of :func:`regression_aware_focal_loss`: ``"compensated"`` divides
+#: the compensated anchors' sums by their own count (paper Eq. 1 and 2), ``"positives"`` divides
+#: every sum by the count of all positives (the standard focal loss's normaliser).
+COMPENSATED_NORMALIZERS = ("compensated", "positives")
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,14 +124,18 @@ def _combined(
     gamma: float,
     beta: float,
     classes: np.ndarray | None = None,
+    compensated_normalizer: str = "compensated",
 ) -> tuple[float, float]:
     """Eq. 1 and 2 on validated arrays; ``weights`` are the qualities of the anchors in ``psi``;
     ``classes`` the positives' classes when ``logits`` is (N, C)."""
     pos = labels == 1
     omega_pos = pos & ~psi
     omega = omega_pos | (labels == 0)
-    n_com = max(1, int(np.count_nonzero(psi)))
-    n_norm = max(1, int(np.count_nonzero(omega_pos)))
+    if compensated_normalizer == "positives":
+        n_com = n_norm = max(1, int(np.count_nonzero(pos)))
+    else:
+        n_com = max(1, int(np.count_nonzero(psi)))
+        n_norm = max(1, int(np.count_nonzero(omega_pos)))
 
     sl_psi = _smooth_l1(deltas[psi], targets[psi], beta)
     sl_omega = _smooth_l1(deltas[omega_pos], targets[omega_pos], beta)
@@ -299,6 +316,7 @@ def regression_aware_focal_loss(
     gamma: float = 2.0,
     beta: float = 1.0 / 9.0,
     classes=None,
+    compensated_normalizer: str = "compensated",
 ) -> tuple[float, float]:
     """Regression-aware focal loss of HAMBox (paper Eq. 1 and 2), over a whole batch.
 
@@ -348,6 +366,11 @@ def regression_aware_focal_loss(
     classes : array_like of shape (N,), integer, optional
         With (N, C) logits (required then): each positive anchor's class in ``[0, C)``; other
         entries are not read.
+    compensated_normalizer : {"compensated", "positives"}, default "compensated"
+        What the compensated anchors' sums are divided by: :math:`N_{com}` (the paper), or,
+        with ``"positives"``, every sum by :math:`N_{pos}`, the number of positives of the
+        batch (at least 1), as the standard focal loss does; with every :math:`F_i = 1` the
+        loss is then :func:`standard_focal_loss` exactly. Not the paper's; for studies.
 
     Returns
     -------
@@ -364,7 +387,8 @@ def regression_aware_focal_loss(
         infinite, a box row of a positive anchor is not finite, a label is not -1, 0 or 1,
         ``compensated`` is not boolean or marks a non-positive anchor, the quality of a
         compensated anchor is outside ``[0, 1]`` or not finite, or a hyperparameter is out of
-        range (``alpha > 1``, ``gamma < 0``, ``beta < 0``, or not a finite number).
+        range (``alpha > 1``, ``gamma < 0``, ``beta < 0``, or not a finite number), or
+        ``compensated_normalizer`` is not one of :data:`COMPENSATED_NORMALIZERS`.
 
     Notes
     -----
@@ -395,6 +419,7 @@ def regression_aware_focal_loss(
     """
     a, g = check_focal_parameters(alpha, gamma)
     b = check_non_negative(beta, "beta")
+    norm = check_choice(compensated_normalizer, "compensated_normalizer", COMPENSATED_NORMALIZERS)
     logits, deltas, targets, lab, cls = _validate_batch(
         cls_logits, box_deltas, box_targets, labels, classes
     )
@@ -409,7 +434,7 @@ def regression_aware_focal_loss(
     if bad.any():
         i = int(np.flatnonzero(psi)[np.flatnonzero(bad)[0]])
         raise range_error("quality", i, float(q[i]), " of a compensated anchor")
-    return _combined(logits, deltas, targets, lab, psi, w, a, g, b, cls)
+    return _combined(logits, deltas, targets, lab, psi, w, a, g, b, cls, norm)
 
 
 def standard_focal_loss(
@@ -505,6 +530,11 @@ class RegressionAwareFocalLoss(_Loss):
     ``loss(cls_logits, box_deltas, box_targets, labels, compensated, quality, *, classes=None)
     -> (loss_cls, loss_loc)``.
 
+    Parameters
+    ----------
+    alpha, gamma, beta, compensated_normalizer
+        As in :func:`regression_aware_focal_loss`.
+
     Examples
     --------
     >>> loss = RegressionAwareFocalLoss(gamma=0.0)
@@ -512,6 +542,23 @@ class RegressionAwareFocalLoss(_Loss):
     >>> round(cls, 6), loc
     (0.173287, 0.0)
     """
+
+    def __init__(
+        self,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        beta: float = 1.0 / 9.0,
+        *,
+        compensated_normalizer: str = "compensated",
+    ) -> None:
+        super().__init__(alpha, gamma, beta)
+        self.compensated_normalizer = check_choice(
+            compensated_normalizer, "compensated_normalizer", COMPENSATED_NORMALIZERS
+        )
+
+    def hyper_parameters(self) -> dict:
+        """The keyword arguments this loss passes to its function."""
+        return {**super().hyper_parameters(), "compensated_normalizer": self.compensated_normalizer}
 
     def __call__(self, logits, deltas, targets, labels, compensated, quality, *, classes=None):
         matched = (logits, deltas, targets, labels, compensated, quality)

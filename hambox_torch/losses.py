@@ -13,7 +13,8 @@ give finite losses and gradients; the focal loss is stable for any finite logit,
 gradients are finite for every ``gamma >= 0``.
 
 Normalisers (:doc:`/guide/loss`): ``N_com = max(1, |psi|)`` and
-``N_norm = max(1, positives in Omega)``, counted over the batch of this process. With
+``N_norm = max(1, positives in Omega)``, counted over the batch of this process (with
+``compensated_normalizer="positives"`` both are ``max(1, positives)``). With
 ``global_normalize=True`` the raw counts are averaged over the processes of the default
 ``torch.distributed`` group before the clamp at 1, so every process divides by the same number.
 """
@@ -23,8 +24,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from hambox_core.losses import COMPENSATED_NORMALIZERS
 from hambox_core.validation import (
     check_bool,
+    check_choice,
     check_class_logits,
     check_focal_parameters,
     check_non_negative,
@@ -235,6 +238,7 @@ def _masked_losses(
     beta,
     global_normalize,
     classes=None,
+    compensated_normalizer="compensated",
 ):
     positive = labels == 1
     psi = compensated & positive
@@ -248,8 +252,11 @@ def _masked_losses(
     tgt = torch.where(positive[:, None], box_targets.to(d.dtype), d.detach())
     sl1 = _smooth_l1(d, tgt, beta)
     zero = x.new_zeros(())
-    n_com = _normaliser(psi.sum(), global_normalize).to(x.dtype)
-    n_norm = _normaliser(normal.sum(), global_normalize).to(x.dtype)
+    if compensated_normalizer == "positives":
+        n_com = n_norm = _normaliser(positive.sum(), global_normalize).to(x.dtype)
+    else:
+        n_com = _normaliser(psi.sum(), global_normalize).to(x.dtype)
+        n_norm = _normaliser(normal.sum(), global_normalize).to(x.dtype)
     if x.ndim == 1:
         fl_pos = _focal(x, torch.ones_like(x), alpha, gamma)
         fl_lab = _focal(x, positive.to(x.dtype), alpha, gamma)
@@ -288,6 +295,7 @@ def regression_aware_focal_loss(
     global_normalize: bool = False,
     classes: torch.Tensor | None = None,
     check: bool = True,
+    compensated_normalizer: str = "compensated",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Regression-aware focal loss (paper Eq. 1, 2) over a flat batch; see
     :func:`hambox_core.losses.regression_aware_focal_loss` for the equations.
@@ -309,6 +317,10 @@ def regression_aware_focal_loss(
     check : bool, default True
         Check the values with the core's rules (one device synchronisation; see the module
         notes). Types, shapes and devices are always checked.
+    compensated_normalizer : {"compensated", "positives"}, default "compensated"
+        ``N_com`` for the compensated anchors' sums (the paper), or the number of all positives
+        for every sum (the standard focal loss's normaliser; not the paper's, for studies), as
+        in :func:`hambox_core.losses.regression_aware_focal_loss`.
 
     Returns
     -------
@@ -325,6 +337,7 @@ def regression_aware_focal_loss(
     this is the paper's loss exactly.
     """
     hyper = _hyper_parameters(alpha, gamma, beta, global_normalize)
+    norm = check_choice(compensated_normalizer, "compensated_normalizer", COMPENSATED_NORMALIZERS)
     tensor_arg(compensated, "compensated")
     tensor_arg(quality, "quality")
     psi = _check(
@@ -346,6 +359,7 @@ def regression_aware_focal_loss(
         quality,
         *hyper,
         classes,
+        norm,
     )
 
 
@@ -424,7 +438,7 @@ class RegressionAwareFocalLoss(_Loss):
 
     Parameters
     ----------
-    alpha, gamma, beta, global_normalize
+    alpha, gamma, beta, global_normalize, compensated_normalizer
         As in :func:`regression_aware_focal_loss`.
 
     Notes
@@ -443,6 +457,24 @@ class RegressionAwareFocalLoss(_Loss):
     >>> round(float(cls), 4), float(loc)
     (0.1733, 0.0)
     """
+
+    def __init__(
+        self,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        beta: float = 1.0 / 9.0,
+        *,
+        global_normalize: bool = False,
+        compensated_normalizer: str = "compensated",
+    ) -> None:
+        super().__init__(alpha, gamma, beta, global_normalize=global_normalize)
+        self.compensated_normalizer = check_choice(
+            compensated_normalizer, "compensated_normalizer", COMPENSATED_NORMALIZERS
+        )
+
+    def hyper_parameters(self) -> dict:
+        """The keyword arguments this loss passes to its function."""
+        return {**super().hyper_parameters(), "compensated_normalizer": self.compensated_normalizer}
 
     def __call__(self, logits, deltas, targets, labels, compensated, quality, *, classes=None):
         matched = (logits, deltas, targets, labels, compensated, quality)

@@ -460,6 +460,7 @@ def modified(**changes):
         ({"matching__strategy": "zcc"}, "matching.strategy"),
         ({"loss__kind": "ohem"}, "loss.kind"),
         ({"loss__gamma": -1.0}, "loss.gamma"),
+        ({"loss__compensated_normalizer": "own"}, "loss.compensated_normalizer"),
         ({"model__channels": 0}, "model.channels"),
         ({"model__prior_prob": 1.0}, "model.prior_prob"),
         ({"model__head": "deeper"}, "model.head"),

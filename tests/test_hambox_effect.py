@@ -48,6 +48,17 @@ def test_rows_differ_only_in_matching_loss_and_threshold(tmp_path):
         "focal",
     )
     assert (ral.matching.online_iou_thr, ral.loss.kind) == (0.8, "ral")
+    assert ral.loss.compensated_normalizer == "compensated"
+    npos = configs["sms_oam_ral_npos_t08"]
+    assert (npos.matching.strategy, npos.matching.online_iou_thr, npos.loss.kind) == (
+        "hambox",
+        0.8,
+        "ral",
+    )
+    assert npos.loss.compensated_normalizer == "positives"
+    # every row other than the npos ones keeps the paper's normaliser
+    others = [c for r, c in configs.items() if r not in study.ROW_OVERRIDES]
+    assert all(c.loss.compensated_normalizer == "compensated" for c in others)
 
 
 def test_mean_spread_and_late_mean():
@@ -164,4 +175,4 @@ def test_the_docs_figure_and_tables_draw_the_committed_study(tmp_path):
     for (row, iters), group in study.group_runs(runs).items():
         split = [study.gradient_split(r["curve"], iters / 3) for r in group]
         n = sum(len(s["with"]) + len(s["without"]) for s in split)
-        assert f"{sum(len(s['with']) for s in split)} of {n}" in gradients
+        assert f"{fig.LABELS[row]}\n     - {sum(len(s['with']) for s in split)} of {n}" in gradients

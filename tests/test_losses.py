@@ -310,12 +310,12 @@ def test_smooth_l1_loss_matches_reference(data, n, beta):
     np.testing.assert_allclose(got, np.array(expected).reshape(n), rtol=RTOL, atol=0)
 
 
+@pytest.mark.parametrize("norm", ["compensated", "positives"])
 @given(batch=batches(), alpha=alphas, gamma=gammas, beta=betas)
-def test_regression_aware_matches_reference(batch, alpha, gamma, beta):
-    got = regression_aware_focal_loss(**batch, alpha=alpha, gamma=gamma, beta=beta)
-    expected = ref_regression_aware_focal_loss(
-        *(batch[k].tolist() for k in batch), alpha=alpha, gamma=gamma, beta=beta
-    )
+def test_regression_aware_matches_reference(norm, batch, alpha, gamma, beta):
+    hyper = {"alpha": alpha, "gamma": gamma, "beta": beta, "compensated_normalizer": norm}
+    got = regression_aware_focal_loss(**batch, **hyper)
+    expected = ref_regression_aware_focal_loss(*(batch[k].tolist() for k in batch), **hyper)
     assert all(type(v) is float for v in got)
     np.testing.assert_allclose(got, expected, rtol=RTOL, atol=0)
 
@@ -456,15 +456,43 @@ def test_compensated_anchors_normalised_apart():
     fl1 = 0.25 * 0.25 * LN2
     assert regression_aware_focal_loss(**batch) == pytest.approx((2 * fl1, 2 * s), rel=1e-15)
     assert standard_focal_loss(**_standard_args(batch)) == pytest.approx((fl1, s), rel=1e-15)
+    # Normalised with all positives, the compensated anchor weighs as one positive of four.
+    shared = regression_aware_focal_loss(**batch, compensated_normalizer="positives")
+    assert shared == pytest.approx((fl1, s), rel=1e-15)
+    batch["quality"] = np.full(4, 0.5)
+    shared = regression_aware_focal_loss(**batch, compensated_normalizer="positives")
+    assert shared == pytest.approx((3.5 * fl1 / 4, s), rel=1e-15)  # F weighs only L_cls
+
+
+@given(batch=batches(), alpha=alphas, gamma=gammas, beta=betas)
+def test_positives_normalizer_with_unit_quality_equals_standard(batch, alpha, gamma, beta):
+    """With every F_i = 1 and the positives' normaliser, a compensated anchor is one more
+    positive: the standard focal loss (up to the order of the sums)."""
+    batch["quality"] = np.where(batch["compensated"], 1.0, batch["quality"])
+    hyper = {"alpha": alpha, "gamma": gamma, "beta": beta}
+    got = regression_aware_focal_loss(**batch, **hyper, compensated_normalizer="positives")
+    expected = standard_focal_loss(**_standard_args(batch), **hyper)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("value", ["own", "", None, 1, "Positives"])
+def test_compensated_normalizer_must_be_named(value):
+    from hambox_core.losses import RegressionAwareFocalLoss
+
+    with pytest.raises(ValueError, match=r"^compensated_normalizer must be one of"):
+        regression_aware_focal_loss(**_valid(), compensated_normalizer=value)
+    with pytest.raises(ValueError, match=r"^compensated_normalizer must be one of"):
+        RegressionAwareFocalLoss(compensated_normalizer=value)
 
 
 @given(batch=batches(), alpha=alphas, gamma=gammas, beta=betas)
 def test_without_compensation_equals_standard(batch, alpha, gamma, beta):
     batch["compensated"] = np.zeros_like(batch["compensated"])
     hyper = {"alpha": alpha, "gamma": gamma, "beta": beta}
-    assert regression_aware_focal_loss(**batch, **hyper) == standard_focal_loss(
-        **_standard_args(batch), **hyper
-    )
+    expected = standard_focal_loss(**_standard_args(batch), **hyper)
+    assert regression_aware_focal_loss(**batch, **hyper) == expected
+    shared = regression_aware_focal_loss(**batch, **hyper, compensated_normalizer="positives")
+    assert shared == expected
 
 
 # --------------------------------------------------------------------------------------------

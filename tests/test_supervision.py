@@ -62,6 +62,21 @@ def supervisor(matching=None, loss=None, backend="auto"):
     )
 
 
+def test_loss_section_reaches_the_loss():
+    ral = build_loss(LossConfig(gamma=1.5, compensated_normalizer="positives"))
+    assert ral.hyper_parameters() == {
+        "alpha": 0.25,
+        "gamma": 1.5,
+        "beta": 1.0 / 9.0,
+        "global_normalize": False,
+        "compensated_normalizer": "positives",
+    }
+    # the focal loss has no compensated anchors to normalise; the key does not reach it
+    focal = build_loss(LossConfig(kind="focal", compensated_normalizer="positives"))
+    assert "compensated_normalizer" not in focal.hyper_parameters()
+    assert "compensated_normalizer" not in build_head_loss(LossConfig()).hyper_parameters()
+
+
 @pytest.mark.parametrize("strategy", ["sms", "dms", "nams", "hambox"])
 @pytest.mark.parametrize("kind", ["ral", "focal"])
 def test_core_and_torch_backends_give_the_same_step(model, output, strategy, kind):

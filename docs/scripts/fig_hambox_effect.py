@@ -41,6 +41,8 @@ STYLE = {
     "sms_oam_ral_t08": ("#d62728", "-"),
     "sms_oam_t05": ("#1f77b4", "--"),
     "sms_oam_ral_t05": ("#d62728", "--"),
+    "sms_oam_ral_npos_t08": ("#2ca02c", "-"),
+    "sms_oam_ral_npos_t05": ("#2ca02c", "--"),
 }
 LABELS = {
     "sms": "SMS + focal",
@@ -48,6 +50,8 @@ LABELS = {
     "sms_oam_ral_t08": "SMS + OAM + RAL, T = 0.8",
     "sms_oam_t05": "SMS + OAM, T = 0.5",
     "sms_oam_ral_t05": "SMS + OAM + RAL, T = 0.5",
+    "sms_oam_ral_npos_t08": "SMS + OAM + RAL / N_pos, T = 0.8",
+    "sms_oam_ral_npos_t05": "SMS + OAM + RAL / N_pos, T = 0.5",
 }
 
 

@@ -231,6 +231,10 @@ class LossConfig:
         Weight of the box loss in the total.
     global_normalize : bool
         Average the normalisers over the DDP processes.
+    compensated_normalizer : {"compensated", "positives"}
+        ``ral`` only: divide the compensated anchors' loss by their own count (the paper), or
+        every term by the number of positives (not the paper's; for studies). See
+        :func:`hambox_torch.losses.regression_aware_focal_loss`.
     """
 
     kind: Literal["ral", "focal"] = "ral"
@@ -239,6 +243,7 @@ class LossConfig:
     beta: float = 1.0 / 9.0
     loc_weight: float = 1.0
     global_normalize: bool = False
+    compensated_normalizer: Literal["compensated", "positives"] = "compensated"
 
 
 @dataclass

@@ -38,17 +38,31 @@ def to_torch(batch, device, dtype=torch.float32):
     return out
 
 
+@pytest.mark.parametrize("norm", ["compensated", "positives"])
 @pytest.mark.parametrize("device", DEVICES)
 @given(batches())
-def test_losses_equal_core(device, batch):
-    want_ral = core.regression_aware_focal_loss(*batch)
+def test_losses_equal_core(device, norm, batch):
+    want_ral = core.regression_aware_focal_loss(*batch, compensated_normalizer=norm)
     want_std = core.standard_focal_loss(*batch[:4])
+    ral = tl.RegressionAwareFocalLoss(compensated_normalizer=norm)
     for dtype in (torch.float32, torch.float64):
         t = to_torch(batch, device, dtype)
-        got_ral = tl.regression_aware_focal_loss(*t)
+        got_ral = tl.regression_aware_focal_loss(*t, compensated_normalizer=norm)
         got_std = tl.standard_focal_loss(*t[:4])
-        for got, want in ((got_ral, want_ral), (got_std, want_std)):
+        for got, want in ((got_ral, want_ral), (ral(*t), want_ral), (got_std, want_std)):
             np.testing.assert_allclose([g.item() for g in got], want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("value", ["own", None, "POSITIVES"])
+def test_compensated_normalizer_is_checked_with_the_core_message(value):
+    with pytest.raises(ValueError, match=r"^compensated_normalizer must be one of"):
+        tl.RegressionAwareFocalLoss(compensated_normalizer=value)
+    z = torch.zeros(1)
+    with pytest.raises(ValueError, match=r"^compensated_normalizer must be one of"):
+        tl.regression_aware_focal_loss(
+            z, torch.zeros(1, 4), torch.zeros(1, 4), torch.tensor([1]), torch.tensor([True]),
+            z, compensated_normalizer=value,
+        )  # fmt: skip
 
 
 def test_per_element_functions_equal_core():

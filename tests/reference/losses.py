@@ -70,8 +70,10 @@ def ref_regression_aware_focal_loss(
     alpha=0.25,
     gamma=2.0,
     beta=1.0 / 9.0,
+    compensated_normalizer="compensated",
 ) -> tuple[float, float]:
-    """Paper Eq. 1 and 2 anchor by anchor (docs/guide/loss.rst)."""
+    """Paper Eq. 1 and 2 anchor by anchor (docs/guide/loss.rst); with
+    ``compensated_normalizer="positives"`` both sums are divided by the number of positives."""
     cls_psi, loc_psi = [], []  # compensated anchors
     cls_omega, loc_omega = [], []  # normal positives + background
     n_com = 0
@@ -91,6 +93,8 @@ def ref_regression_aware_focal_loss(
             loc_omega.append(ref_smooth_l1(box_deltas[i], box_targets[i], beta))
         else:
             cls_omega.append(ref_focal(cls_logits[i], 0.0, alpha, gamma))
+    if compensated_normalizer == "positives":
+        n_com = n_norm = n_com + n_norm
     n_com = max(1, n_com)
     n_norm = max(1, n_norm)
     loss_cls = math.fsum(cls_psi) / n_com + math.fsum(cls_omega) / n_norm
