@@ -195,6 +195,80 @@ def test_manifest_caches_and_regenerates(tmp_path):
     assert json.loads((root / MANIFEST_NAME).read_text())["complete"]
 
 
+def _public_tree(root):
+    """:func:`_tree` without the generator's staging folders (what a reader of the set sees)."""
+    return {k: v for k, v in _tree(root).items() if not k.startswith(".hambox_embedded.staging")}
+
+
+def test_regeneration_keeps_the_old_set_until_the_new_one_is_complete(tmp_path, monkeypatch):
+    from hambox_torch.data.embedded import writer
+
+    root = tmp_path / "set"
+    kwargs = dict(seed=0, num_train=1, num_val=2, image_size=TINY, progress=False)
+    old = _public_tree(generate_embedded(root, **kwargs))
+    seen = []
+    real = writer._write_images
+
+    def spy(where, *args):
+        # while the new set is rendered elsewhere, a reader of root finds the old files as they were
+        seen.append((where != root, _public_tree(root) == old))
+        return real(where, *args)
+
+    monkeypatch.setattr(writer, "_write_images", spy)
+    generate_embedded(root, **{**kwargs, "num_val": 3})
+    assert seen == [(True, True), (True, True)]  # train, then val
+    anns = read_wider_annotations(root / "wider_face_split" / "wider_face_val_bbx_gt.txt")
+    assert len(anns) == 3 and read_manifest(root)["complete"]
+    assert not list(root.glob(".hambox_embedded.staging-*"))  # nothing left behind
+
+
+def test_an_interrupted_generation_leaves_the_old_set(tmp_path, monkeypatch):
+    from hambox_torch.data.embedded import writer
+
+    root = tmp_path / "set"
+    kwargs = dict(seed=0, num_train=1, num_val=1, image_size=TINY, progress=False)
+    old = _tree(generate_embedded(root, **kwargs))
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer, "_write_images", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate_embedded(root, **{**kwargs, "num_val": 2})
+    assert _tree(root) == old  # the old set, complete, and no staging folder
+    monkeypatch.undo()
+    # A staging folder left by a killed process: removed by the next generation, and it does
+    # not make an otherwise empty folder look like someone else's data.
+    fresh = tmp_path / "fresh"
+    (fresh / ".hambox_embedded.staging-killed" / "WIDER_val").mkdir(parents=True)
+    generate_embedded(fresh, **kwargs)
+    assert read_manifest(fresh)["complete"]
+    assert not list(fresh.glob(".hambox_embedded.staging-*"))
+
+
+def test_two_generators_at_once_render_the_set_once(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hambox_torch.data.embedded import writer
+
+    rendered = []
+    real = writer.render_image
+
+    def counting(*args, **kwargs):
+        rendered.append(args[1:3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "render_image", counting)
+    root = tmp_path / "set"
+    kwargs = dict(seed=0, num_train=1, num_val=2, image_size=TINY, progress=False)
+    with ThreadPoolExecutor(2) as pool:
+        roots = list(pool.map(lambda _: generate_embedded(root, **kwargs), range(2)))
+    assert roots == [root, root]
+    # the lock makes the second wait and then reuse the first one's set
+    assert sorted(rendered) == [("train", 0), ("val", 0), ("val", 1)]
+    assert read_manifest(root)["complete"]
+
+
 def test_foreign_folder_is_refused_unless_overwrite(tmp_path):
     root = tmp_path / "wider"
     (root / "WIDER_val").mkdir(parents=True)
